@@ -1,0 +1,5 @@
+import sys
+
+from deeppc.cli import main
+
+sys.exit(main())

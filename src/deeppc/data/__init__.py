@@ -1,0 +1,1 @@
+"""The data stage: DICOM/PNG ingest, view split, privacy guard, audit, splits, demo data."""
