@@ -16,7 +16,7 @@ from deeppc import __version__
 from deeppc.config import ConfigError
 
 # command-group modules, in the order they appear in --help
-GROUPS = ["deeppc.cli.data"]
+GROUPS = ["deeppc.cli.data", "deeppc.cli.train", "deeppc.cli.metrics", "deeppc.cli.stats", "deeppc.cli.vtt"]
 
 
 class UserError(Exception):
