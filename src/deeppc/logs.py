@@ -18,3 +18,24 @@ def setup(log_file: str | Path | None = None, level: int = logging.INFO) -> logg
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     logging.captureWarnings(True)
     return logging.getLogger("deeppc")
+
+
+class log_to_file:
+    """Context manager for workflow scripts: logging and stderr (progress bars) go to the rule's log."""
+
+    def __init__(self, log_file: str | Path):
+        self.path = Path(log_file)
+
+    def __enter__(self) -> logging.Logger:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._stream = open(self.path, "a", buffering=1)
+        self._saved = sys.stderr
+        sys.stderr = self._stream
+        return setup(None)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is not None:  # the traceback belongs in the rule's log too
+            logging.getLogger("deeppc").error("job failed", exc_info=exc_info)  # type: ignore[arg-type]
+        sys.stderr = self._saved
+        logging.shutdown()
+        self._stream.close()

@@ -1,0 +1,111 @@
+"""The stats stage end to end: score files in, every table of `results/stats/` out.
+
+Outputs (under `out`):
+- `pairwise.csv`: every test, all metrics (docs/contracts.md, plus `unit`, `note` ...)
+- `oneway.csv`: Welch's ANOVA per family and metric
+- `best_checkpoints.csv`: best checkpoint and early-stopping point per experiment and metric
+- `observations.csv`: the exact values each test compared (audit trail, Figure 6)
+- `curves.csv`: mean/sd per experiment and iteration (Figures 3 and 7)
+- `table3_{metric}.md`, `best_{metric}.md`: Markdown for the report
+- `settings.json`: the settings used and the resolved unit of analysis per metric
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from deeppc import __version__
+from deeppc.files import write_json
+from deeppc.stats import best as best_mod
+from deeppc.stats import tables, tests
+from deeppc.stats.scores import StatsInputError, load_scores
+from deeppc.stats.units import parse_iteration, select_observations
+
+
+# config key under `stats.best` -> StatsSettings field
+_BEST_KEYS = {"window": "smoothing_window", "patience": "patience", "min_delta": "min_delta"}
+
+
+@dataclass
+class StatsSettings:
+    """What the stats stage computes; `from_config` reads the study config's `stats:` key."""
+
+    metrics: list[str] = field(default_factory=lambda: ["medfid"])
+    compare_iteration: int | str = "last"
+    unit: str = "auto"
+    correction: str = "holm"
+    correction_scope: str = "metric"
+    alpha: float = 0.05
+    within_family: bool = True
+    comparisons: list[tests.Comparison] = field(default_factory=list)
+    smoothing_window: int = 3
+    patience: int = 3
+    min_delta: float = 0.0
+    table_p_values: bool = False
+    order: list[str] | None = None
+
+    @classmethod
+    def from_config(cls, config: dict) -> "StatsSettings":
+        """Settings from a validated study config (`stats:`; experiment order from `experiments:`)."""
+        section = dict(config.get("stats") or {})
+        best = section.pop("best", None) or {}
+        comparisons = [tests.Comparison.from_config(c) for c in section.pop("comparisons", None) or []]
+        simple = {"metrics", "compare_iteration", "unit", "correction", "correction_scope", "alpha",
+                  "within_family", "table_p_values"}
+        unknown = sorted(set(section) - simple) + sorted(f"best.{k}" for k in set(best) - set(_BEST_KEYS))
+        if unknown:
+            raise StatsInputError(f"unknown stats setting(s): {', '.join(unknown)}")
+        experiments = config.get("experiments")
+        order = list(experiments) if isinstance(experiments, dict) else None
+        renamed = {_BEST_KEYS[k]: v for k, v in best.items()}
+        return cls(**section, **renamed, comparisons=comparisons, order=order)
+
+    def check(self) -> None:
+        parse_iteration(self.compare_iteration)
+        tests.adjust([], self.correction, self.alpha)
+        if not self.metrics:
+            raise StatsInputError("no metrics to analyse")
+
+
+def analyse_metric(frame: pd.DataFrame, metric: str, settings: StatsSettings) -> dict[str, pd.DataFrame]:
+    """All tables for one metric, in memory."""
+    best = best_mod.best_checkpoints(frame, metric, settings.smoothing_window, settings.patience, settings.min_delta)
+    obs = select_observations(frame, metric, settings.compare_iteration, settings.unit,
+                              best_mod.best_iteration_map(best), settings.order)
+    pairwise = tests.pairwise_tests(obs, settings.comparisons, settings.correction, settings.alpha,
+                                    settings.correction_scope, settings.within_family)
+    return {"pairwise": pairwise, "oneway": tests.oneway_tests(obs), "best": best,
+            "observations": obs.table, "curves": best_mod.score_curves(frame, metric), "unit": obs.unit}
+
+
+def run_analysis(
+    scores: pd.DataFrame | Iterable[str | os.PathLike] | str | os.PathLike,
+    out: str | os.PathLike,
+    settings: StatsSettings | None = None,
+) -> dict[str, str]:
+    """Load scores (or take a loaded frame), compute every table, write them; returns name -> path."""
+    settings = settings or StatsSettings()
+    settings.check()
+    frame = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
+    results = {metric: analyse_metric(frame, metric, settings) for metric in settings.metrics}
+    out = Path(out)
+    paths: dict[str, str] = {}
+    for name in ("pairwise", "oneway", "best", "observations", "curves"):
+        table = pd.concat([r[name] for r in results.values()], ignore_index=True)
+        filename = "best_checkpoints.csv" if name == "best" else f"{name}.csv"
+        paths[name] = tables.write_csv(table, out / filename)
+    for metric, r in results.items():
+        md = tables.table3_markdown(r["pairwise"], metric, settings.correction_scope,
+                                    settings.table_p_values, r["oneway"])
+        paths[f"table3_{metric}"] = tables.write_text(md, out / f"table3_{metric}.md")
+        paths[f"best_{metric}"] = tables.write_text(tables.best_markdown(r["best"]), out / f"best_{metric}.md")
+    record = asdict(settings) | {"unit_used": {m: r["unit"] for m, r in results.items()},
+                                 "deeppc_version": __version__, "n_score_rows": len(frame)}
+    write_json(out / "settings.json", record)
+    paths["settings"] = os.fspath(out / "settings.json")
+    return paths

@@ -1,0 +1,29 @@
+"""The train stage: GAN training loops with checkpoints, samples, loss logs and exact resume.
+
+An iteration is one discriminator/critic minibatch update (docs/contracts.md).
+"""
+
+from deeppc.train.checkpoint import RunPaths
+from deeppc.train.losses import GANLoss, PhaseContext, build_loss, gradient_penalty, register_loss
+from deeppc.train.losslog import Diverged
+from deeppc.train.loop import Trainer, run
+from deeppc.train.settings import TrainSettings, from_config
+from deeppc.train.signals import Interrupted
+
+EXIT_DIVERGED = 3  # distinct from a crash (1), a usage/config error (2) and a signal (128 + n)
+
+__all__ = [
+    "EXIT_DIVERGED",
+    "Diverged",
+    "GANLoss",
+    "Interrupted",
+    "PhaseContext",
+    "RunPaths",
+    "TrainSettings",
+    "Trainer",
+    "build_loss",
+    "from_config",
+    "gradient_penalty",
+    "register_loss",
+    "run",
+]

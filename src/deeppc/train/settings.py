@@ -1,0 +1,157 @@
+"""One experiment's training settings, resolved from the study config.
+
+The config has a ``train:`` mapping of settings shared by all experiments and
+an ``experiments:`` mapping of named experiments; an experiment's own keys
+override the shared ones. ``TrainSettings`` is that merge, checked, with the
+defaults below (kept equal to the schema's defaults for the same keys).
+
+Definitions used everywhere (README, losses.csv, checkpoints):
+an **iteration** is one discriminator/critic minibatch update. Iterations are
+numbered from 1; checkpoint ``ckpt/{k}.pt`` holds the generator after k of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from deeppc.config import ConfigError
+from deeppc.seeding import derive_seed
+
+AUGMENTS = ("translation", "cutout", "brightness", "contrast")
+
+# settings that change what is written but not a single weight: edits to them
+# keep a resume state valid
+# (iterations too: iteration k's update never depends on how many follow)
+_OUTPUT_ONLY = ("iterations", "keep_checkpoints", "checkpoint_every", "resume_every", "sample_count", "log_every", "view")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    experiment: str
+    family: str
+    lr: float
+    betas: tuple[float, float]
+    arch: str = "mlp"
+    image_size: int = 256
+    latent_dim: int = 100
+    batch_size: int = 64
+    iterations: int = 10800
+    checkpoint_every: int = 200
+    resume_every: int | None = None  # None: with every checkpoint
+    keep_checkpoints: str | tuple[int, ...] = "all"
+    sample_count: int = 25
+    seed: int = 2023
+    generator: Mapping[str, Any] = field(default_factory=dict)
+    discriminator: Mapping[str, Any] = field(default_factory=dict)
+    loss: Mapping[str, Any] = field(default_factory=dict)
+    augment: tuple[str, ...] = ()
+    drop_last: bool = False
+    amp: bool = False
+    tf32: bool = False
+    channels_last: bool = False
+    deterministic: bool = True
+    fused_adam: bool = True
+    log_every: int = 100
+    view: str = "LAT"
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def state_every(self) -> int:
+        return self.resume_every or self.checkpoint_every
+
+    def checkpoint_iterations(self) -> list[int]:
+        """Iterations at which a sample grid (and, if kept, a checkpoint) is written."""
+        steps = list(range(self.checkpoint_every, self.iterations + 1, self.checkpoint_every))
+        return steps if steps and steps[-1] == self.iterations else [*steps, self.iterations]
+
+    def kept_checkpoints(self) -> list[int]:
+        """Iterations whose ckpt/{k}.pt exists when the run has finished."""
+        if self.keep_checkpoints == "all":
+            return self.checkpoint_iterations()
+        return sorted(self.keep_checkpoints)
+
+    def seeds(self) -> dict[str, int]:
+        """Per-purpose seeds derived from the root seed and the experiment name."""
+        return {p: derive_seed(self.seed, "train", self.experiment, p) for p in ("init", "noise", "data", "samples")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def sha256(self, math_only: bool = False) -> str:
+        """Hash of the settings (canonical JSON); `math_only` leaves out output-only keys."""
+        data = self.to_dict()
+        if math_only:
+            for key in _OUTPUT_ONLY:
+                data.pop(key)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _fail(settings: TrainSettings, key: str, message: str) -> None:
+    raise ConfigError(f"experiment '{settings.experiment}': {key}: {message}")
+
+
+def _check(s: TrainSettings) -> None:
+    from deeppc.models import registry
+    from deeppc.train.losses import loss_kwargs
+
+    for key in ("image_size", "latent_dim", "batch_size", "iterations", "checkpoint_every", "sample_count", "log_every"):
+        if not isinstance(getattr(s, key), int) or getattr(s, key) < 1:
+            _fail(s, key, "must be a positive integer")
+    if s.resume_every is not None and (not isinstance(s.resume_every, int) or s.resume_every < 1):
+        _fail(s, "resume_every", "must be a positive integer or null")
+    if not s.lr > 0:
+        _fail(s, "lr", "must be > 0")
+    if len(s.betas) != 2 or not all(0 <= b < 1 for b in s.betas):
+        _fail(s, "betas", "must be two numbers in [0, 1)")
+    for key, names in (("family", registry.family_names()), ("arch", registry.arch_names())):
+        if getattr(s, key) not in names:
+            _fail(s, key, f"unknown {getattr(s, key)!r}; choose one of {', '.join(names)}")
+    try:
+        registry.generator_kwargs(s.arch, **s.generator)
+        registry.discriminator_kwargs(s.family, s.arch, **s.discriminator)
+        loss_kwargs(s.family, s.loss)
+    except ValueError as exc:
+        _fail(s, "generator/discriminator/loss", str(exc))
+    bad = sorted(set(s.augment) - set(AUGMENTS))
+    if bad:
+        _fail(s, "augment", f"unknown {', '.join(bad)}; choose from {', '.join(AUGMENTS)}")
+    if s.keep_checkpoints != "all":
+        written = set(s.checkpoint_iterations())
+        missing = [k for k in s.keep_checkpoints if k not in written]
+        if missing:
+            _fail(
+                s,
+                "keep_checkpoints",
+                f"{missing} are not checkpoint iterations (multiples of checkpoint_every={s.checkpoint_every} "
+                f"up to iterations={s.iterations}, or the last iteration)",
+            )
+
+
+_FIELDS = {f.name for f in dataclasses.fields(TrainSettings)}
+
+
+def from_config(config: Mapping[str, Any], experiment: str) -> TrainSettings:
+    """Merge ``train:`` and ``experiments.<experiment>`` of a study config into settings."""
+    experiments = config.get("experiments") or {}
+    if experiment not in experiments:
+        known = ", ".join(sorted(experiments)) or "none"
+        raise ConfigError(f"config key 'experiments.{experiment}' is missing (experiments: {known})")
+    merged: dict[str, Any] = {**(config.get("train") or {}), **experiments[experiment]}
+    merged.setdefault("seed", config.get("seed", 2023))
+    unknown = sorted((set(merged) - _FIELDS) | ({"experiment"} & set(merged)))
+    if unknown:
+        raise ConfigError(f"config keys {', '.join(unknown)} under train/experiments.{experiment} are not training settings")
+    for key in ("family", "lr", "betas"):
+        if key not in merged:
+            raise ConfigError(f"config key 'experiments.{experiment}.{key}' is missing")
+    merged["betas"] = tuple(merged["betas"])
+    merged["augment"] = tuple(merged.get("augment") or ())
+    if merged.get("keep_checkpoints", "all") != "all":
+        merged["keep_checkpoints"] = tuple(merged["keep_checkpoints"])
+    return TrainSettings(experiment=experiment, **merged)
