@@ -14,7 +14,8 @@ from deeppc.stats.units import parse_iteration, select_observations
 
 def _replicated(write_score):
     # two experiments, three training seeds each, two sample sets per seed
-    seeds = {"wgangp1": [[10.0, 11.0], [12.0, 12.5], [9.0, 10.0]], "wgangp2": [[14.0, 15.0], [16.5, 15.5], [13.0, 14.0]]}
+    seeds = {"wgangp1": [[10.0, 11.0], [12.0, 12.5], [9.0, 10.0]],
+             "wgangp2": [[14.0, 15.0], [16.5, 15.5], [13.0, 14.0]]}
     for name, per_seed in seeds.items():
         for k, values in enumerate(per_seed, start=1):
             write_score(f"{name}@r{k}", "wgangp", 800, {"fid": values})

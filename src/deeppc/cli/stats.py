@@ -21,12 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="score JSON files or folders searched recursively")
     p.add_argument("--out", required=True, help="output folder (results/stats)")
     p.add_argument("--config", help="study config; its stats: section gives the defaults")
-    p.add_argument("--metric", nargs="+", dest="metrics", help="metric key(s) in the score files (default medfid)")
-    p.add_argument("--iteration", dest="compare_iteration",
+    p.add_argument("--metric", nargs="+", dest="metrics", metavar="METRIC",
+                   help="metric key(s) in the score files (default medfid)")
+    p.add_argument("--iteration", dest="compare_iteration", metavar="N|last|best",
                    help="iteration compared: a number (same for all), 'last' (default) or 'best'")
     p.add_argument("--unit", choices=["auto", "sample_sets", "training_seeds"],
                    help="unit of analysis (default auto: training seeds when every experiment has >= 2)")
-    p.add_argument("--correction", help="none, holm (default), bonferroni, fdr_bh, ... (statsmodels names)")
+    p.add_argument("--correction", metavar="METHOD",
+                   help="none, holm (default), bonferroni, fdr_bh, ... (statsmodels names)")
     p.add_argument("--scope", dest="correction_scope", choices=["metric", "comparison"],
                    help="tests corrected together: all of a metric (default) or each comparison group")
     p.add_argument("--alpha", type=float, help="significance level (default 0.05)")
@@ -35,10 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "e.g. stylegan2:wgangp (repeatable)")
     p.add_argument("--no-within", dest="within_family", action="store_const", const=False,
                    help="skip the within-family pairs")
-    p.add_argument("--window", dest="smoothing_window", type=int,
+    p.add_argument("--window", dest="smoothing_window", type=int, metavar="N",
                    help="smoothing window in checkpoints (odd, default 3)")
-    p.add_argument("--patience", type=int, help="early-stopping patience in checkpoints (default 3)")
-    p.add_argument("--min-delta", dest="min_delta", type=float, help="smallest improvement that counts (default 0)")
+    p.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in checkpoints (default 3)")
+    p.add_argument("--min-delta", dest="min_delta", type=float, metavar="X",
+                   help="smallest improvement that counts (default 0)")
     p.add_argument("--table-p", dest="table_p_values", action="store_const", const=True,
                    help="print adjusted p-values in the matrix tables")
     p.set_defaults(func=run)

@@ -138,7 +138,8 @@ def comparison_figure(
                 values = rows.loc[rows["experiment"] == name, "value"].to_numpy(float)
                 _dots(ax, i, values, colour, rng)
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-            ax.set(title=f"{family} at {_iterations(rows)}", ylabel=style.metric_label(metric), xlim=(-0.6, len(names) - 0.4))
+            ax.set(title=f"{family} at {_iterations(rows)}", ylabel=style.metric_label(metric),
+                   xlim=(-0.6, len(names) - 0.4))
             ax.grid(axis="x", visible=False)
         fig.suptitle(f"mean ± sd; dots: {UNIT_LABELS.get(unit, unit).split(' (')[0]}", fontsize=9)
         return style.save(fig, out)

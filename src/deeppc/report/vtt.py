@@ -118,9 +118,9 @@ def make_kit(
     if len(sizes) > 1:
         raise VTTError(f"images differ in size ({sorted(sizes)}), which would tell real from generated; "
                        "pass size to resize all of them")
-    return _write_kit(out, images, pd.DataFrame(rows, columns=KEY_COLUMNS), embed, title,
-                      {"seed": seed, "k": k, "real": os.fspath(real), "models": {m: os.fspath(p) for m, p in fakes.items()},
-                       "size": size, "image_size": list(sizes.pop())})
+    info = {"seed": seed, "k": k, "real": os.fspath(real), "models": {m: os.fspath(p) for m, p in fakes.items()},
+            "size": size, "image_size": list(sizes.pop())}
+    return _write_kit(out, images, pd.DataFrame(rows, columns=KEY_COLUMNS), embed, title, info)
 
 
 def _write_kit(out: Path, images, key: pd.DataFrame, embed: bool, title: str, info: dict) -> dict[str, str]:

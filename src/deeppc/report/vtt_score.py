@@ -132,7 +132,8 @@ def rater_rates(answers: pd.DataFrame, key: pd.DataFrame, model: str = ALL) -> d
     real, fake = given[given["truth"] == REAL], given[given["truth"] == FAKE]
     tp, fn = int((real["answer"] == REAL).sum()), int((real["answer"] == FAKE).sum())
     fp, tn = int((fake["answer"] == REAL).sum()), int((fake["answer"] == FAKE).sum())
-    row = {"model": model, "n_real": int((merged["truth"] == REAL).sum()), "n_fake": int((merged["truth"] == FAKE).sum()),
+    row = {"model": model,
+           "n_real": int((merged["truth"] == REAL).sum()), "n_fake": int((merged["truth"] == FAKE).sum()),
            "answered": len(given), "unanswered": len(merged) - len(given), "tp": tp, "fn": fn, "fp": fp, "tn": tn,
            "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn), "accuracy": _ratio(tp + tn, len(given)),
            "fpr": _ratio(fp, fp + tn), "fnr": _ratio(fn, tp + fn),
@@ -200,8 +201,9 @@ def fid_correlation(
         raise VTTError(f"--fid names model(s) not in the key: {', '.join(unknown)}; models: {', '.join(models)}")
     # a one-model kit has only the `all` subset, which is that model
     subset = {m: (m if len(models) > 1 else ALL) for m in models}
-    per_model = pd.DataFrame([{"model": m, "fid": fid.get(m), **_mean_sd(per_rater.loc[per_rater.model == subset[m], "fpr"])}
-                              for m in models]).rename(columns={"mean": "mean_fpr", "sd": "sd_fpr", "n": "n_raters"})
+    per_model = pd.DataFrame([
+        {"model": m, "fid": fid.get(m), **_mean_sd(per_rater.loc[per_rater.model == subset[m], "fpr"])} for m in models
+    ]).rename(columns={"mean": "mean_fpr", "sd": "sd_fpr", "n": "n_raters"})
     used = per_model.dropna(subset=["fid", "mean_fpr"])
     row = {"n_models": len(used), "pearson_r": None, "p": None, "note": ""}
     if len(used) < 3:
@@ -220,7 +222,7 @@ def score_vtt(
     out: str | os.PathLike,
     fid: Mapping[str, float] | None = None,
 ) -> dict[str, str]:
-    """Score every rater's answers against the key; writes per_rater.csv, summary.csv/.md (+ correlation.csv)."""
+    """Score every rater's answers; writes per_rater.csv, summary.csv, summary.md (+ fid_fpr.csv, correlation.csv)."""
     if not answers:
         raise VTTError("no answer files given")
     key_table = read_key(key)
@@ -233,7 +235,8 @@ def score_vtt(
     per_rater = per_rater_table(raters, key_table)
     summary = summary_table(per_rater, raters, key_table)
     out = Path(out)
-    paths = {"per_rater": write_csv(per_rater, out / "per_rater.csv"), "summary": write_csv(summary, out / "summary.csv")}
+    paths = {"per_rater": write_csv(per_rater, out / "per_rater.csv"),
+             "summary": write_csv(summary, out / "summary.csv")}
     models = sorted(set(key_table.loc[key_table["truth"] == FAKE, "model"]))
     correlation = None
     if fid:

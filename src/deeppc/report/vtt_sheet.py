@@ -34,7 +34,7 @@ label { margin-right: 0.7em; white-space: nowrap; }
 }
 """
 
-_SCRIPT = """
+_SCRIPT = r"""
 function saveAnswers() {
   const rater = document.getElementById('rater').value.replace(/[",\r\n]/g, ' ').trim();
   if (!rater) { alert('Please enter your name or rater code first.'); return; }
@@ -45,7 +45,7 @@ function saveAnswers() {
     const rating = card.querySelector('input[name="rating-' + id + '"]:checked');
     rows.push([id, answer ? answer.value : '', rating ? rating.value : '', rater]);
   }
-  const blob = new Blob([rows.map(r => r.join(',')).join('\\n') + '\\n'], {type: 'text/csv'});
+  const blob = new Blob([rows.map(r => r.join(',')).join('\n') + '\n'], {type: 'text/csv'});
   const link = document.createElement('a');
   link.href = URL.createObjectURL(blob);
   link.download = 'answers-' + rater.replace(/[^A-Za-z0-9_-]/g, '_') + '.csv';

@@ -9,21 +9,28 @@ for the `deeppc stats` command and the workflow.
 """
 
 from deeppc.stats.analysis import StatsSettings, run_analysis
-from deeppc.stats.best import best_checkpoints
-from deeppc.stats.scores import load_scores, split_replicate
-from deeppc.stats.tests import Comparison, Selector, hedges_g, pairwise_tests, welch_test
+from deeppc.stats.best import best_checkpoints, score_curves
+from deeppc.stats.scores import ScoreFileError, StatsInputError, load_scores, split_replicate
+from deeppc.stats.tables import best_markdown, table3_markdown
+from deeppc.stats.tests import Comparison, Selector, hedges_g, oneway_tests, pairwise_tests, welch_test
 from deeppc.stats.units import select_observations
 
 __all__ = [
     "Comparison",
+    "ScoreFileError",
     "Selector",
+    "StatsInputError",
     "StatsSettings",
     "best_checkpoints",
+    "best_markdown",
     "hedges_g",
     "load_scores",
+    "oneway_tests",
     "pairwise_tests",
     "run_analysis",
+    "score_curves",
     "select_observations",
     "split_replicate",
+    "table3_markdown",
     "welch_test",
 ]

@@ -12,6 +12,7 @@ Outputs (under `out`):
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from deeppc.stats import tables, tests
 from deeppc.stats.scores import StatsInputError, load_scores
 from deeppc.stats.units import parse_iteration, select_observations
 
+log = logging.getLogger(__name__)
 
 # config key under `stats.best` -> StatsSettings field
 _BEST_KEYS = {"window": "smoothing_window", "patience": "patience", "min_delta": "min_delta"}
@@ -79,6 +81,11 @@ def analyse_metric(frame: pd.DataFrame, metric: str, settings: StatsSettings) ->
                               best_mod.best_iteration_map(best), settings.order)
     pairwise = tests.pairwise_tests(obs, settings.comparisons, settings.correction, settings.alpha,
                                     settings.correction_scope, settings.within_family)
+    untested = int(pairwise["p"].isna().sum())
+    if untested:
+        log.warning("%s: %d of %d pairs could not be tested (see the note column of pairwise.csv)",
+                    metric, untested, len(pairwise))
+    log.info("%s: unit of analysis %s, compared at %s", metric, obs.unit, obs.iteration_mode)
     return {"pairwise": pairwise, "oneway": tests.oneway_tests(obs), "best": best,
             "observations": obs.table, "curves": best_mod.score_curves(frame, metric), "unit": obs.unit}
 

@@ -6,7 +6,7 @@ Definitions (lower scores are better, as for FID and MedFID):
   each replicate's mean over its sample sets; non-finite values are dropped.
 - Best checkpoint: the iteration where the curve, smoothed by a centered
   moving average over `window` consecutive checkpoints (fewer at the ends),
-  is lowest; ties go to the earliest. Smoothing keeps one lucky sample set
+  is lowest; ties go to the lower raw mean, then the earlier. Smoothing keeps one lucky sample set
   from deciding, but choosing the minimum of a noisy curve is still biased
   low: compare experiments at their best checkpoints with that in mind.
 - Early stopping: what a patience rule run during training would have done.
@@ -102,7 +102,8 @@ def _best_row(name, family, curve, metric, window, patience, min_delta) -> dict:
         return row | {"note": f"no finite {metric!r} values for {name}"}
     iterations, raw = curve["iteration"].to_numpy(), curve["mean"].to_numpy(dtype=float)
     centered = smooth(raw, window, centered=True)
-    best = int(np.argmin(centered))
+    # ties (a short curve smoothed flat) go to the lower raw score, then the earlier checkpoint
+    best = int(np.lexsort((np.arange(len(raw)), raw, centered))[0])
     row |= {"replicates": int(curve["replicates"].max()), "first_iteration": int(iterations[0]),
             "last_iteration": int(iterations[-1]), "best_iteration": int(iterations[best]),
             "best_smoothed": float(centered[best]), "best_raw": float(raw[best]),

@@ -37,6 +37,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.oneway import anova_oneway
 
 from deeppc.stats.scores import StatsInputError
 from deeppc.stats.units import Observations
@@ -206,8 +208,6 @@ def adjust(pvalues: Sequence[float], method: str, alpha: float) -> tuple[np.ndar
         return p, np.zeros(0, dtype=bool)
     if method == "none":
         return p.copy(), p <= alpha
-    from statsmodels.stats.multitest import multipletests
-
     reject, adjusted, _, _ = multipletests(p, alpha=alpha, method=method)
     return adjusted, reject
 
@@ -277,8 +277,6 @@ def pairwise_tests(
 
 def oneway_tests(obs: Observations) -> pd.DataFrame:
     """Welch's ANOVA across the experiments of each family (one row per family)."""
-    from statsmodels.stats.oneway import anova_oneway
-
     rows = []
     for family in dict.fromkeys(obs.families[name] for name in obs.experiments):
         names = [name for name in obs.experiments if obs.families[name] == family]

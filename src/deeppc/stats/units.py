@@ -85,7 +85,8 @@ def select_observations(
     if mode == "best" and best_iterations is None:
         raise StatsInputError("iteration 'best' needs the best checkpoint per experiment (best_iterations)")
     experiments = _ordered(frame["experiment"].unique(), order)
-    families = frame.groupby("experiment")["family"].first().to_dict()
+    family_of = frame.groupby("experiment")["family"].first()
+    families = {name: str(family_of[name]) for name in experiments}  # in analysis order
     rows = require_metric(frame, metric)
     notes: dict[str, list[str]] = {name: [] for name in experiments}
     chosen: dict[str, int | None] = {}
