@@ -83,3 +83,5 @@ def test_permissive_policy_decodes_everything_decodable(corpus, tmp_path, data_c
     assert row["pydicom-data/RG3_UNCR.dcm"].duplicate_of == "pydicom-data/RG3_J2KR.dcm"
     assert row["pydicom-data/RG3_J2KI.dcm"].near_duplicate_of != ""
     assert "phi_warning:PatientName" in row["pydicom-data/RG3_J2KI.dcm"]["flags"]
+    # RG3's unexposed collimator margins are white bands: the audit reports them
+    assert "white_border" in row["pydicom-data/RG3_J2KR.dcm"]["flags"].split(";")

@@ -7,9 +7,11 @@ deliberately simple, explainable image statistics; each is stored with the
 measurement behind it so a user can check or re-threshold it.
 
 Inputs are the display image (float [0, 1], bone bright, not padded) at
-thumbnail size and a strided subsample of the stored values: frames and
-padded corners are found in stored values, where padding is an exact
-constant and real background still carries detector noise.
+thumbnail size and a strided subsample of the stored values. Uniform bright
+border bands (white frames, collimation) are found in the display image;
+black frames and padded corners in stored values, where padding is an exact
+constant and real air still carries detector noise. Statistics of the
+anatomy (foreground share, edges) are taken inside those bands.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ FLAGS = ("white_border", "black_border", "cropped", "inverted", "rotated", "shru
 class Thresholds:
     bright: float = 0.9  # display value counted as white
     dark: float = 0.1  # display value counted as black / air
-    band_fill: float = 0.95  # share of a border line that must be white for a white frame
+    band_fill: float = 0.95  # share of a border line within band_tol of its median for a uniform band
+    band_tol: float = 0.06  # display tolerance for "uniform" (collimation scatter, padding)
     constant_fill: float = 0.98  # share of a border line equal to one stored value for a padded frame
     min_frame: float = 0.015  # frame depth, as a share of the side, that counts
     inverted_bright: float = 0.25  # share of bright pixels (air shown white) for "inverted"
     foreground: float = 0.12  # display value above which a pixel is anatomy, not air
-    empty: float = 0.05  # foreground share below which an image is "mostly empty"
-    shrunk: float = 0.30  # foreground bounding box share below which content is "shrunk"
-    edge_full: float = 0.8  # foreground share of one edge line that means "cropped"
-    edge_some: float = 0.3  # ... or this share on three or more edges
+    empty: float = 0.08  # foreground share below which an image is "mostly empty"
+    shrunk: float = 0.20  # foreground share below which the anatomy is "shrunk" in its field
+    edge_full: float = 0.8  # foreground share of one edge line that means anatomy "cropped" by it
     corner: float = 0.15  # corner triangle leg, as a share of the shorter side
     corner_fill: float = 0.9  # share of a corner triangle equal to one stored value
 
@@ -52,14 +54,39 @@ def _lines(image: np.ndarray, side: str) -> np.ndarray:
     return {"top": image, "bottom": image[::-1], "left": image.T, "right": image.T[::-1]}[side]
 
 
-def _depth(mask_lines: np.ndarray, fill: float) -> int:
-    """Number of consecutive lines from the edge whose mask share is at least `fill`."""
-    full = mask_lines.mean(axis=1) >= fill
-    return int(np.argmin(full)) if not full.all() else len(full)
+def _leading(run: np.ndarray) -> int:
+    """Length of the leading run of True values."""
+    return int(np.argmin(run)) if not run.all() else len(run)
+
+
+def _bands(display: np.ndarray, t: Thresholds) -> dict[str, float]:
+    """Depth of uniform, non-dark border bands (collimation, frames) per side."""
+    depths = {}
+    for side in SIDES:
+        lines = _lines(display, side)
+        median = np.median(lines, axis=1)
+        uniform = (np.abs(lines - median[:, None]) <= t.band_tol).mean(axis=1) >= t.band_fill
+        depths[side] = _leading(uniform & (median > t.dark)) / len(lines)
+    return depths
 
 
 def _white_frames(display: np.ndarray, t: Thresholds) -> dict[str, float]:
-    return {s: _depth(_lines(display, s) >= t.bright, t.band_fill) / _lines(display, s).shape[0] for s in SIDES}
+    """Depth of white border bands that end in a straight, sharp edge.
+
+    A frame or collimator edge gives way to a darker field within a couple of
+    lines; white air in an inverted image gives way to anatomy gradually, the
+    next lines staying mostly white, so it is not counted here.
+    """
+    depths = {}
+    for side in SIDES:
+        lines = _lines(display, side)
+        median = np.median(lines, axis=1)
+        uniform = (np.abs(lines - median[:, None]) <= t.band_tol).mean(axis=1) >= t.band_fill
+        depth = _leading(uniform & (median >= t.bright))
+        following = median[depth + 1 : depth + 5]  # past the edge's blur
+        sharp = following.size > 0 and following.min() < t.bright - 0.3
+        depths[side] = depth / len(lines) if depth and sharp else 0.0
+    return depths
 
 
 def _constant_frames(raw: np.ndarray, t: Thresholds) -> dict[str, float]:
@@ -68,25 +95,26 @@ def _constant_frames(raw: np.ndarray, t: Thresholds) -> dict[str, float]:
         lines = _lines(raw, side)
         values, counts = np.unique(lines[0], return_counts=True)
         value = values[counts.argmax()]
-        depths[side] = _depth(lines == value, t.constant_fill) / lines.shape[0]
+        depths[side] = _leading((lines == value).mean(axis=1) >= t.constant_fill) / lines.shape[0]
     return depths
 
 
-def _black_frames(display: np.ndarray, raw: np.ndarray, t: Thresholds) -> dict[str, float]:
-    """Constant stored-value frames that display dark (padding, not noisy air)."""
+def _padded_frames(display: np.ndarray, constant: dict[str, float], t: Thresholds, dark: bool) -> dict[str, float]:
+    """Constant stored-value frames that display dark (or bright): padding and saturation, not noisy air."""
     depths = {}
-    for side, depth in _constant_frames(raw, t).items():
+    for side, depth in constant.items():
         lines = _lines(display, side)
-        band = lines[: max(1, int(round(depth * lines.shape[0])))]
-        depths[side] = depth if depth > 0 and band.mean() <= t.dark else 0.0
+        band = lines[: max(1, int(round(depth * lines.shape[0])))].mean()
+        shows = band <= t.dark if dark else band >= t.bright
+        depths[side] = depth if depth > 0 and shows else 0.0
     return depths
 
 
-def _trim(image: np.ndarray, depths: dict[str, float]) -> np.ndarray:
+def _trim(image: np.ndarray, depths: dict[str, float], margin: int = 2) -> np.ndarray:
+    """Cut the given border depths, plus a `margin` of pixels the resize blurred at their edge."""
     h, w = image.shape
-    top, bottom = int(depths["top"] * h), int(depths["bottom"] * h)
-    left, right = int(depths["left"] * w), int(depths["right"] * w)
-    inner = image[top : h - bottom, left : w - right]
+    cut = {s: int(d * (h if s in ("top", "bottom") else w)) + (margin if d > 0 else 0) for s, d in depths.items()}
+    inner = image[cut["top"] : h - cut["bottom"], cut["left"] : w - cut["right"]]
     return inner if inner.size else image
 
 
@@ -106,32 +134,37 @@ def audit(display: np.ndarray, raw: np.ndarray, t: Thresholds = Thresholds()) ->
     """Flag one image; `display` and `raw` are thumbnails of the same unpadded frame."""
     result = AuditResult()
     m = result.measures
+    constant = _constant_frames(raw, t)
+    black = _padded_frames(display, constant, t, dark=True)
+    padded_white = _padded_frames(display, constant, t, dark=False)
     white = _white_frames(display, t)
-    black = _black_frames(display, raw, t)
-    m["white_border_depth"] = max(white.values())
     m["black_border_depth"] = max(black.values())
-    frame = {s: max(white[s], black[s]) for s in SIDES}
-    content = _trim(display, frame)
-
-    m["bright_share"] = float(np.mean(content >= t.bright))
-    m["dark_share"] = float(np.mean(content <= t.dark))
+    # polarity with frames removed: white air of an inverted image is not a frame
+    framed = {s: max(constant[s], white[s]) for s in SIDES}
+    inner = _trim(display, framed)
+    m["bright_share"] = float(np.mean(inner >= t.bright))
+    m["dark_share"] = float(np.mean(inner <= t.dark))
     inverted = m["bright_share"] >= t.inverted_bright and m["bright_share"] > 2 * m["dark_share"]
-    foreground = (content < 1 - t.foreground) if inverted else (content > t.foreground)
+    m["white_border_depth"] = max(padded_white[s] if inverted else max(white[s], padded_white[s]) for s in SIDES)
+    upright = 1.0 - display if inverted else display  # air dark from here on
+    bands = _bands(upright, t)
+    m["band_depth"] = max(bands.values())
+    content = _trim(upright, {s: max(bands[s], framed[s]) for s in SIDES})
+    foreground = content > t.foreground
     m["foreground_share"] = float(foreground.mean())
     m["bbox_share"] = _bbox_share(foreground)
-    edges = [float(_lines(foreground, s)[0].mean()) for s in SIDES]
-    m["edge_max"] = max(edges)
-    m["edges_touched"] = float(sum(e >= t.edge_some for e in edges))
-    corners_free = max(frame.values()) < t.corner / 2
+    m["edge_max"] = max(float(_lines(foreground, s)[0].mean()) for s in SIDES)
+    corners_free = max(bands.values()) < t.corner / 2 and max(black.values()) < t.corner / 2
     m["padded_corners"] = float(_padded_corners(raw, t)) if corners_free else 0.0
+    cropped = m["edge_max"] >= t.edge_full
 
     checks = {
         "white_border": m["white_border_depth"] >= t.min_frame,
         "black_border": m["black_border_depth"] >= t.min_frame,
         "inverted": inverted,
         "mostly_empty": m["foreground_share"] < t.empty,
-        "shrunk": m["foreground_share"] >= t.empty and m["bbox_share"] < t.shrunk,
-        "cropped": m["edge_max"] >= t.edge_full or m["edges_touched"] >= 3,
+        "shrunk": t.empty <= m["foreground_share"] < t.shrunk and not cropped,
+        "cropped": cropped,
         "rotated": m["padded_corners"] >= 2,
     }
     result.flags = [name for name in FLAGS if checks[name]]

@@ -90,13 +90,7 @@ def header_meta(ds: Dataset) -> dict[str, Any]:
 def decode(ds: Dataset, percentiles: tuple[float, float], use_dicom_window: bool = True) -> Decoded:
     """Decode the first frame of `ds` into a display-domain image (see module doc)."""
     meta = header_meta(ds)
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise DecodeError("skipped", f"no pixel data: not an image object ({meta['sop_class'] or 'unknown SOP class'})")
-    photometric = meta["photometric"]
-    if not photometric:
-        raise DecodeError("failed", "pixel data without PhotometricInterpretation: cannot interpret it")
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or photometric not in GRAYSCALE:
-        raise DecodeError("skipped", f"colour image ({photometric or 'unknown photometric'}): radiographs are grayscale")
+    check_grayscale_image(ds, meta)
     raw = _first_frame(ds, meta)
     values = _modality_lut(raw, ds)
     image, meta["window_source"] = _voi(values, ds, percentiles, use_dicom_window)
@@ -106,6 +100,17 @@ def decode(ds: Dataset, percentiles: tuple[float, float], use_dicom_window: bool
     if padding is not None:
         image[padding] = 0.0
     return Decoded(image=np.ascontiguousarray(image, dtype=np.float32), raw=raw, meta=meta)
+
+
+def check_grayscale_image(ds: Dataset, meta: dict[str, Any]) -> None:
+    """Raise DecodeError unless `ds` holds grayscale pixel data (checked before any decoding)."""
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise DecodeError("skipped", f"no pixel data: not an image object ({meta['sop_class'] or 'unknown SOP class'})")
+    photometric = meta["photometric"]
+    if not photometric:
+        raise DecodeError("failed", "pixel data without PhotometricInterpretation: cannot interpret it")
+    if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or photometric not in GRAYSCALE:
+        raise DecodeError("skipped", f"colour image ({photometric}): radiographs are grayscale")
 
 
 def _first_frame(ds: Dataset, meta: dict[str, Any]) -> np.ndarray:

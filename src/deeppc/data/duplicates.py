@@ -25,14 +25,17 @@ def pixel_hash(raw: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def perceptual_hash(thumbnail: np.ndarray) -> int:
-    """64-bit DCT perceptual hash (imagehash.phash) of a uint8 thumbnail."""
-    bits = imagehash.phash(Image.fromarray(thumbnail)).hash.ravel()
-    return int("".join("1" if b else "0" for b in bits), 2)
+HASH_SIZE = 16  # 256-bit DCT hash: 64 bits cannot tell two similar elbows from one re-export
 
 
-def near_duplicate_groups(hashes: list[int], max_distance: int) -> list[int]:
-    """Group label per hash: connected components of Hamming distance <= max_distance."""
+def perceptual_hash(thumbnail: np.ndarray) -> str:
+    """256-bit DCT perceptual hash (imagehash.phash, hash_size=16) of a uint8 thumbnail, as hex."""
+    return str(imagehash.phash(Image.fromarray(thumbnail), hash_size=HASH_SIZE))
+
+
+def near_duplicate_groups(hashes: list[str], max_distance: int) -> list[int]:
+    """Group label per hash (the index of its first member): connected components of
+    Hamming distance <= max_distance."""
     n = len(hashes)
     parent = list(range(n))
 
@@ -43,9 +46,10 @@ def near_duplicate_groups(hashes: list[int], max_distance: int) -> list[int]:
         return i
 
     if n:
-        codes = np.array(hashes, dtype=np.uint64)
+        words = np.array([np.frombuffer(bytes.fromhex(h), dtype=">u8") for h in hashes]).astype(np.uint64)
         for i in range(n - 1):
-            distance = np.bitwise_count(codes[i] ^ codes[i + 1 :])
+            distance = np.bitwise_count(words[i] ^ words[i + 1 :]).sum(axis=1)
             for j in np.flatnonzero(distance <= max_distance) + i + 1:
-                parent[find(int(j))] = find(i)
+                root_i, root_j = find(i), find(int(j))
+                parent[max(root_i, root_j)] = min(root_i, root_j)
     return [find(i) for i in range(n)]

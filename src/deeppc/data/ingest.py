@@ -73,7 +73,7 @@ class FileResult:
     row: dict[str, Any]
     staged: str | None = None  # staged thumbnail PNG, moved into place by the stage
     pixel_hash: str = ""
-    phash: int = 0
+    phash: str = ""
     flags: list[str] = field(default_factory=list)
     measures: dict[str, float] = field(default_factory=dict)
 
@@ -140,8 +140,7 @@ def _dicom(data: bytes, opts: IngestOptions, result: FileResult) -> tuple[dicom.
     result.row.update(meta)
     result.row["patient_key"] = _key(ds.get("PatientID"))
     result.row["study_key"] = _key(ds.get("StudyInstanceUID"))
-    if "PixelData" not in ds and "FloatPixelData" not in ds:
-        raise _Stop("skipped", f"no pixel data: not an image object ({meta['sop_class'] or 'unknown SOP class'})")
+    dicom.check_grayscale_image(ds, meta)  # what the file is comes before whether we want it
     modality = meta["modality"].upper()
     if opts.modalities is not None and modality not in opts.modalities:
         raise _Stop("skipped", f"modality '{modality}' not in data.modalities {list(opts.modalities)}")

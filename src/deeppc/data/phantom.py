@@ -52,9 +52,14 @@ def _rot(v: np.ndarray, degrees: float) -> np.ndarray:
     return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
 
 
-def _chord(s: np.ndarray, r: np.ndarray | float, k: float) -> np.ndarray:
-    """Projected thickness through a round cross-section of radius k*r at normalised distance s."""
-    return 2.0 * r * np.sqrt(np.maximum(k * k - s * s, 0.0))
+def _chord(s2: np.ndarray, depth: np.ndarray | float, k: np.ndarray | float) -> np.ndarray:
+    """Projected thickness through a cross-section of half-depth k*depth at squared normalised
+    distance s2 from its axis (in place on a fresh array: this runs on every pixel)."""
+    out = np.subtract(k * k, s2, dtype=np.float32)
+    np.maximum(out, 0.0, out=out)
+    np.sqrt(out, out=out)
+    out *= 2.0 * depth
+    return out
 
 
 @dataclass(frozen=True)
@@ -78,30 +83,52 @@ class _Pose:
 
 @dataclass(frozen=True)
 class Capsule:
-    """Segment a-b swept by a radius tapering from r0 to r1 (a long bone, a limb, a stroke)."""
+    """Segment a-b swept by a radius tapering from r0 to r1 (a long bone, a limb, a stroke).
+
+    The cross-section is an ellipse `flat` times as deep (along the beam) as it is wide.
+    The marrow fraction k and the flatness taper to k1 and flat1 at b, so that a shaft
+    can thin its cortex and flatten towards the metaphysis without a visible step."""
 
     a: np.ndarray
     b: np.ndarray
     r0: float
     r1: float
     k: float = 0.75
+    flat: float = 1.0
+    k1: float | None = None
+    flat1: float | None = None
 
     def posed(self, pose: _Pose) -> Capsule:
-        return Capsule(pose.point(self.a), pose.point(self.b), self.r0 * pose.scale, self.r1 * pose.scale, self.k)
+        s = pose.scale
+        return Capsule(pose.point(self.a), pose.point(self.b), self.r0 * s, self.r1 * s,
+                       self.k, self.flat, self.k1, self.flat1)
 
     def bounds(self) -> tuple[float, float, float, float]:
         r = max(self.r0, self.r1)
         return (min(self.a[0], self.b[0]) - r, max(self.a[0], self.b[0]) + r,
                 min(self.a[1], self.b[1]) - r, max(self.a[1], self.b[1]) + r)
 
-    def field(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+    def field(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | float, np.ndarray | float]:
+        """(squared normalised distance from the axis, half-depth, marrow fraction) per pixel."""
         ax, ay = float(self.a[0]), float(self.a[1])
         dx, dy = float(self.b[0]) - ax, float(self.b[1]) - ay
         px, py = x - ax, y - ay
-        t = np.clip((px * dx + py * dy) / max(dx * dx + dy * dy, 1e-9), 0.0, 1.0)
-        dist = np.hypot(px - t * dx, py - t * dy)
-        r = self.r0 + (self.r1 - self.r0) * t if self.r1 != self.r0 else float(self.r0)
-        return dist / r, r
+        inv = 1.0 / max(dx * dx + dy * dy, 1e-9)
+        t = px * (dx * inv) + py * (dy * inv)
+        np.clip(t, 0.0, 1.0, out=t)
+        qx, qy = px - t * dx, py - t * dy
+        qx *= qx
+        qy *= qy
+        qx += qy
+        if self.r1 == self.r0:
+            qx *= 1.0 / (self.r0 * self.r0)
+            r: np.ndarray | float = float(self.r0)
+        else:
+            r = self.r0 + (self.r1 - self.r0) * t
+            qx /= r * r
+        k = self.k if self.k1 is None else self.k + (self.k1 - self.k) * t
+        flat = self.flat if self.flat1 is None else self.flat + (self.flat1 - self.flat) * t
+        return qx, r * flat, k
 
 
 @dataclass(frozen=True)
@@ -123,12 +150,12 @@ class Ellipsoid:
         r = max(self.ax, self.ay)
         return self.c[0] - r, self.c[0] + r, self.c[1] - r, self.c[1] + r
 
-    def field(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    def field(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
         qx, qy = x - float(self.c[0]), y - float(self.c[1])
         ux, uy = float(self.u[0]), float(self.u[1])
-        a = (qx * ux + qy * uy) / self.ax
-        b = (qy * ux - qx * uy) / self.ay
-        return np.hypot(a, b), float(self.depth)
+        a = qx * (ux / self.ax) + qy * (uy / self.ax)
+        b = qy * (ux / self.ay) - qx * (uy / self.ay)
+        return a * a + b * b, float(self.depth), self.k
 
 
 @dataclass(frozen=True)
@@ -154,16 +181,22 @@ class Shell:
         r = self.inner + 2 * max(self.r0, self.r1)
         return self.c[0] - r, self.c[0] + r, self.c[1] - r, self.c[1] + r
 
-    def field(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def field(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         qx, qy = x - float(self.c[0]), y - float(self.c[1])
         mx, my = float(self.m[0]), float(self.m[1])
         h = np.deg2rad(self.half)
-        phi = np.clip(np.arctan2(mx * qy - my * qx, mx * qx + my * qy), -h, h)
+        phi = np.arctan2(mx * qy - my * qx, mx * qx + my * qy)
+        inside = np.abs(phi) <= h
+        np.clip(phi, -h, h, out=phi)
         r = self.r0 + (self.r1 - self.r0) * (phi + h) / (2 * h)
+        # direction of the nearest wall point: the pixel's own inside the span, an end outside it
+        norm = np.hypot(qx, qy) + 1e-6
+        ends = [(mx * np.cos(a) - my * np.sin(a), my * np.cos(a) + mx * np.sin(a)) for a in (-h, h)]
+        ux = np.where(inside, qx / norm, np.where(phi < 0, ends[0][0], ends[1][0]))
+        uy = np.where(inside, qy / norm, np.where(phi < 0, ends[0][1], ends[1][1]))
         rho = self.inner + r
-        cx = rho * (mx * np.cos(phi) - my * np.sin(phi))
-        cy = rho * (my * np.cos(phi) + mx * np.sin(phi))
-        return np.hypot(qx - cx, qy - cy) / r, r
+        cx, cy = rho * ux, rho * uy
+        return ((qx - cx) ** 2 + (qy - cy) ** 2) / (r * r), r, self.k
 
 
 Shape = Union[Capsule, Ellipsoid, Shell]
@@ -181,6 +214,7 @@ class Scene:
     limb_angle: float  # angle between the two limb axes in degrees, 180 = straight
     fov: float  # typical field of view across the image's long side, cm
     kv: float = 1.0  # attenuation scale: thick parts are exposed at higher kV
+    centre: tuple[float, float] = (0.0, 0.0)  # local point framed at the image centre
 
 
 @dataclass(frozen=True)
@@ -219,23 +253,22 @@ def _elbow_lateral(rng: np.random.Generator) -> Scene:
     o = _v(0, 0)  # centre of the superimposed capitellum and trochlea
     rc, gap = 1.15 * g, float(rng.uniform(0.15, 0.3)) * g
     notch = rc + gap
-    humerus = [Capsule(up * 30 - front * 0.3 * g, up * 5 * g - front * 0.25 * g, 1.0 * g, 1.05 * g, k=0.66),
-               Capsule(up * 5 * g - front * 0.25 * g, up * 1.2 * g, 1.05 * g, 1.2 * g, k=0.84),
-               Ellipsoid(o, rc * 1.04, rc, front, 1.5 * g, k=0.9)]
-    ring = [Ellipsoid(front * 0.15 * g, rc * 0.8, rc * 0.8, front, 0.45 * g, k=0.8)]  # the second condyle
-    body = fore * (notch + 3.5 * g) + post * 0.35 * g
-    ulna = [Shell(o, notch, _rot(fore, 40), 100, 0.3 * g, 0.85 * g),
-            Capsule(_rot(fore, 55) * (notch + 0.9 * g), body, 0.85 * g, 0.75 * g, k=0.72),
-            Capsule(body, fore * 25 + post * 0.3 * g, 0.75 * g, 0.42 * g, k=0.6)]
-    head = fore * (notch + 0.35 * g) + ant * 0.25 * g
-    neck, bend = head + fore * 2.2 * g, head + fore * 10 * g + ant * 0.25 * g
-    radius = [Capsule(head - ant * 0.6 * g, head + ant * 0.6 * g, 0.35 * g, 0.35 * g, k=0.8),
-              Capsule(head + fore * 0.3 * g, neck, 0.38 * g, 0.45 * g, k=0.65),
-              Ellipsoid(neck + fore * 0.4 * g + post * 0.2 * g, 0.6 * g, 0.45 * g, fore, 0.5 * g),
-              Capsule(neck, bend, 0.45 * g, 0.55 * g, k=0.6),
-              Capsule(bend, head + fore * 23 * g, 0.55 * g, 0.85 * g, k=0.6)]
+    humerus = [Capsule(up * 30 - front * 0.3 * g, up * 5 * g - front * 0.3 * g, 1.0 * g, 1.05 * g, k=0.66),
+               Capsule(up * 5 * g - front * 0.3 * g, up * 1.0 * g, 1.05 * g, 1.2 * g, k=0.66, k1=0.9, flat1=1.5),
+               Ellipsoid(o, rc * 1.04, rc, front, 1.7 * g, k=0.9)]
+    ring = [Ellipsoid(front * 0.12 * g + up * 0.05 * g, rc * 0.8, rc * 0.8, front, 0.35 * g, k=0.8)]
+    shaft = fore * (notch + 2.2 * g) + post * 1.5 * g  # the ulna shaft runs behind the notch
+    ulna = [Shell(o, notch, _rot(fore, 104), 80, 0.42 * g, 1.0 * g, k=0.85),
+            Capsule(_rot(fore, 75) * (notch + 0.8 * g), shaft, 0.75 * g, 0.8 * g, k=0.8, k1=0.68),
+            Capsule(shaft, fore * 25 + post * 0.45 * g, 0.8 * g, 0.42 * g, k=0.68, k1=0.6)]
+    head = fore * (notch + 0.4 * g)
+    neck, bend = head + fore * 2.2 * g, head + fore * 10 * g + ant * 0.3 * g
+    radius = [Capsule(head - ant * 0.65 * g, head + ant * 0.65 * g, 0.4 * g, 0.4 * g, k=0.88, flat=1.8),
+              Capsule(head, neck, 0.4 * g, 0.45 * g, k=0.75, k1=0.62),
+              Capsule(neck, bend, 0.45 * g, 0.55 * g, k=0.62, k1=0.58),
+              Capsule(bend, head + fore * 23 * g + post * 0.2 * g, 0.55 * g, 0.85 * g, k=0.58, k1=0.8)]
     soft = [_limb(o, up * 30, 4.1 * f, 4.6 * f), _limb(o, fore * 28, 3.9 * f, 3.1 * f)]
-    fossa = (Ellipsoid(up * 1.9 * g - front * 0.1 * g, 0.75 * g, 0.9 * g, front, 0.7 * g), -0.3)
+    fossa = (Ellipsoid(up * 2.0 * g - front * 0.15 * g, 0.6 * g, 1.0 * g, front, 0.8 * g), -0.2)
     return Scene(soft, [humerus, ring, ulna, radius], [fossa], flex, 19.0)
 
 
@@ -247,27 +280,25 @@ def _elbow_frontal(rng: np.random.Generator) -> Scene:
     flat = _rot(fore, -90)
     joint = 0.8 * g + float(rng.uniform(0.15, 0.3)) * g  # joint centre down to the forearm bones
     humerus = [Capsule(up * 30, up * 7 * g, 1.0 * g, 1.05 * g, k=0.66),
-               Capsule(up * 7 * g - lat * 0.3 * g, -lat * 2.5 * g + up * 1.1 * g, 0.75 * g, 0.55 * g, k=0.7),
-               Capsule(up * 7 * g + lat * 0.3 * g, lat * 2.1 * g + up * 0.9 * g, 0.75 * g, 0.5 * g, k=0.7),
-               Ellipsoid(up * 2.4 * g, 2.0 * g, 2.0 * g, lat, 0.6 * g, k=0.8),
+               Capsule(up * 7 * g, up * 3.6 * g, 1.05 * g, 1.45 * g, k=0.66, k1=0.8, flat1=0.7),
+               Capsule(up * 3.6 * g, up * 1.8 * g + lat * 0.1 * g, 1.45 * g, 2.3 * g, k=0.8, k1=0.88, flat=0.7, flat1=0.45),
                Ellipsoid(-lat * 0.75 * g + up * 0.1 * g, 1.2 * g, 0.9 * g, lat, 1.2 * g, k=0.9),
                Ellipsoid(lat * 1.25 * g + up * 0.15 * g, 0.95 * g, 0.85 * g, lat, 1.0 * g, k=0.9),
-               Ellipsoid(-lat * 2.6 * g + up * 0.9 * g, 0.6 * g, 0.55 * g, lat, 0.6 * g, k=0.8)]
+               Ellipsoid(-lat * 2.45 * g + up * 1.0 * g, 0.6 * g, 0.55 * g, lat, 0.6 * g, k=0.8)]
     head = lat * 1.25 * g + fore * (joint + 0.4 * g)
     neck, bend = head + fore * 2.2 * g, head + fore * 10 * g + flat * 0.35 * g
-    radius = [Ellipsoid(head, 1.0 * g, 0.42 * g, flat, 1.0 * g, k=0.85),
-              Capsule(head + fore * 0.3 * g, neck, 0.45 * g, 0.5 * g, k=0.65),
-              Ellipsoid(neck + fore * 0.4 * g - flat * 0.25 * g, 0.5 * g, 0.65 * g, flat, 0.5 * g),
-              Capsule(neck, bend, 0.5 * g, 0.6 * g, k=0.6),
-              Capsule(bend, head + fore * 24 * g, 0.6 * g, 0.95 * g, k=0.6)]
+    radius = [Capsule(head - flat * 0.7 * g, head + flat * 0.7 * g, 0.45 * g, 0.45 * g, k=0.88, flat=1.8),
+              Capsule(head, neck, 0.45 * g, 0.5 * g, k=0.75, k1=0.62),
+              Capsule(neck, bend, 0.5 * g, 0.6 * g, k=0.62, k1=0.58),
+              Capsule(bend, head + fore * 24 * g, 0.6 * g, 0.95 * g, k=0.58, k1=0.8)]
     top = -lat * 0.7 * g + fore * (joint + 0.8 * g)
     body = top + fore * 5 * g + flat * 0.2 * g
-    ulna = [Ellipsoid(-lat * 0.6 * g + up * 0.5 * g, 0.9 * g, 1.1 * g, lat, 0.6 * g, k=0.85),
+    ulna = [Ellipsoid(-lat * 0.6 * g + up * 0.5 * g, 0.9 * g, 1.1 * g, lat, 0.45 * g, k=0.95),
             Ellipsoid(top, 1.1 * g, 0.8 * g, flat, 1.0 * g, k=0.85),
-            Capsule(top, body, 0.85 * g, 0.65 * g, k=0.7),
-            Capsule(body, top + fore * 24 * g + flat * 0.3 * g, 0.65 * g, 0.42 * g, k=0.6)]
+            Capsule(top, body, 0.85 * g, 0.65 * g, k=0.8, k1=0.66),
+            Capsule(body, top + fore * 24 * g + flat * 0.3 * g, 0.65 * g, 0.42 * g, k=0.66, k1=0.6)]
     soft = [_limb(_v(0, 0), up * 30, 4.3 * f, 4.8 * f), _limb(_v(0, 0), fore * 28, 4.0 * f, 3.0 * f)]
-    fossa = (Ellipsoid(up * 1.7 * g - lat * 0.2 * g, 0.9 * g, 0.8 * g, lat, 0.6 * g), -0.35)
+    fossa = (Ellipsoid(up * 1.7 * g - lat * 0.2 * g, 0.9 * g, 0.8 * g, lat, 0.6 * g), -0.3)
     return Scene(soft, [humerus, radius, ulna], [fossa], 180.0 - carry, 19.0)
 
 
@@ -314,9 +345,9 @@ def _hand(view: str, rng: np.random.Generator) -> Scene:
     bones: list[list[Shape]] = []
     soft: list[Shape] = [Ellipsoid(_v(0, -1.0), 4.4 * f * max(sp, 0.5), 4.2 * f, lat, 1.6 * f, k=0.6),
                          _limb(_v(0, 4.0), _v(0, 14.0), 3.0 * f * max(sp, 0.6), 2.8 * f * max(sp, 0.6))]
-    rays = [(-1.9, -7.0, (6.4, 4.0, 2.4, 1.8)), (-0.6, -2.0, (6.6, 4.4, 2.8, 1.9)),
-            (0.7, 3.0, (6.2, 4.1, 2.6, 1.8)), (1.9, 9.0, (5.6, 3.3, 2.0, 1.7)),
-            (-2.8, -38.0, (4.4, 3.0, 2.4))]
+    rays = [(-2.6, -8.0, (6.4, 4.0, 2.4, 1.8)), (-0.9, -2.5, (6.6, 4.4, 2.8, 1.9)),
+            (0.8, 3.0, (6.2, 4.1, 2.6, 1.8)), (2.4, 9.0, (5.6, 3.3, 2.0, 1.7)),
+            (-3.4, -40.0, (4.4, 3.0, 2.4))]
     for x, angle, lengths in rays:
         start = _v(x * sp, 2.2 if len(lengths) == 4 else 3.0) * g
         direction = _rot(_v(0, -1), angle * sp)
@@ -360,7 +391,7 @@ def _knee(view: str, rng: np.random.Generator) -> Scene:
     patella_at = _v(0.3, -2.3) * g if view == "AP" else _v(3.9, -2.0) * g
     patella = [Ellipsoid(patella_at, 2.1 * g * (1 if view == "AP" else 0.6), 2.4 * g, lat, 1.0 * g)]
     soft = [_limb(_v(0, 0), up * 30, 6.2 * f, 7.0 * f), _limb(_v(0, 0), shin * 30, 6.0 * f, 4.6 * f)]
-    return Scene(soft, [femur, tibia, fibula, patella], [], flex, 34.0, kv=0.75)
+    return Scene(soft, [femur, tibia, fibula, patella], [], flex, 28.0, kv=0.75)
 
 
 def _shoulder(view: str, rng: np.random.Generator) -> Scene:
@@ -375,11 +406,12 @@ def _shoulder(view: str, rng: np.random.Generator) -> Scene:
                Capsule(_v(-2.5, -3.9) * g, _v(2.4, -3.3) * g, 0.7 * g, 0.6 * g, k=0.7)]
     clavicle = [Capsule(_v(1.5, -4.3) * g, _v(-7.0, -5.6) * g, 0.7 * g, 0.8 * g, k=0.7),
                 Capsule(_v(-7.0, -5.6) * g, _v(-16.0, -3.8) * g, 0.8 * g, 0.9 * g, k=0.7)]
-    ribs = [[Shell(_v(-19.0, 3.0 + 2.6 * i) * g, 11.0 * g, lat, 28.0, 0.4 * g, 0.4 * g, k=0.6)] for i in range(6)]
+    ribs = [[Shell(_v(-11.0, -6.0 + 2.7 * i) * g, 8.0 * g, _rot(lat, 75), 40.0, 0.45 * g, 0.5 * g, k=0.6)]
+            for i in range(6)]
     soft = [Ellipsoid(_v(-14.0, 9.0), 14.0 * f, 17.0 * f, lat, 7.0 * f, k=0.7),
             _limb(_v(-2.0, -2.0), _v(3.0, 26.0), 5.0 * f, 4.6 * f)]
     lung = (Ellipsoid(_v(-14.0, 11.0) * g, 8.0 * g, 11.0 * g, lat, 5.0 * g), -0.16)
-    return Scene(soft, [humerus, scapula, clavicle, *ribs], [lung], 180.0, 32.0, kv=0.6)
+    return Scene(soft, [humerus, scapula, clavicle, *ribs], [lung], 180.0, 32.0, kv=0.6, centre=(-3.0, 3.0))
 
 
 BUILDERS: dict[str, Callable[[str, np.random.Generator], Scene]] = {
@@ -409,10 +441,10 @@ def _union(shapes: list[Shape], shape: tuple[int, int]) -> tuple[tuple[slice, sl
     for s, (by0, by1, bx0, bx1) in boxes:
         x = np.arange(bx0, bx1, dtype=np.float32)[None, :]
         y = np.arange(by0, by1, dtype=np.float32)[:, None]
-        dist, r = s.field(x, y)
+        s2, depth, k = s.field(x, y)
         window = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
-        np.maximum(outer[window], _chord(dist, r, 1.0), out=outer[window])
-        np.maximum(inner[window], _chord(dist, r, s.k), out=inner[window])
+        np.maximum(outer[window], _chord(s2, depth, 1.0), out=outer[window])
+        np.maximum(inner[window], _chord(s2, depth, k), out=inner[window])
     return (slice(y0, y1), slice(x0, x1)), outer, inner
 
 
@@ -450,7 +482,7 @@ _LETTERS = {
 
 def _marker(letter: str, corner: tuple[float, float], height: float) -> list[Shape]:
     """Stroke shapes of a lead letter (top-left at `corner`, in pixels)."""
-    stroke = max(0.09 * height, 0.6)
+    stroke = max(0.11 * height, 0.8)
     at = np.asarray(corner, dtype=np.float64)
     shapes: list[Shape] = [Capsule(at + _v(*a) * height, at + _v(*b) * height, stroke, stroke)
                            for a, b in _LETTERS[letter]]
@@ -490,24 +522,29 @@ def _expose(line: np.ndarray, field: tuple[int, int, int, int], rng: np.random.G
     vertical = bool(rng.random() < 0.5)  # the anode-cathode axis lies along either side
     heel = 1.0 + float(rng.uniform(-0.08, 0.08)) * np.linspace(-1.0, 1.0, h if vertical else w, dtype=np.float32)
     heel = heel[:, None] if vertical else heel[None, :]
-    signal = np.exp(-line)
+    signal = np.negative(line)
+    np.exp(signal, out=signal)
     signal *= np.float32(exposure) * heel
     signal += np.float32(0.012 * exposure)  # scatter: a flat veil under the whole field
     y0, y1, x0, x1 = field
-    if (y0, y1, x0, x1) != (0, h, 0, w):
-        leak = np.full((h, w), 0.004 * exposure, np.float32)
-        leak[y0:y1, x0:x1] = 1.0
-        signal *= leak
-    quanta = 20000.0
-    signal += np.sqrt(signal / quanta) * rng.standard_normal(signal.shape, dtype=np.float32)
+    for blade in (np.s_[:y0, :], np.s_[y1:, :], np.s_[:, :x0], np.s_[:, x1:]):
+        signal[blade] = np.float32(0.004 * exposure) * np.exp(-line[blade])  # collimator leakage
+    noise = rng.standard_normal(signal.shape, dtype=np.float32)
+    noise *= np.sqrt(signal * np.float32(1.0 / 20000.0))  # quantum noise, ~20000 quanta at I0
+    signal += noise
     signal = ndimage.gaussian_filter(signal, blur, truncate=3.0)
-    return -np.log(np.maximum(signal, 1e-6))
+    np.maximum(signal, 1e-6, out=signal)
+    np.log(signal, out=signal)
+    return np.negative(signal, out=signal)
 
 
 def _quantise(log_signal: np.ndarray, bits: int) -> np.ndarray:
     top = 2**bits - 1
-    scaled = (log_signal - LOG_LOW) * (top / (LOG_HIGH - LOG_LOW))
-    return np.clip(np.rint(scaled), 0, top).astype(np.uint16)
+    scaled = log_signal - np.float32(LOG_LOW)
+    scaled *= np.float32(top / (LOG_HIGH - LOG_LOW))
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, top, out=scaled)
+    return scaled.astype(np.uint16)
 
 
 def _to_raw(value: float, bits: int) -> float:
@@ -532,7 +569,7 @@ def _make_pose(scene: Scene, body_part: str, shape: tuple[int, int], rng: np.ran
         matrix = matrix @ np.diag([-1.0, 1.0])
     info = {"rotation": rotation, "zoom": zoom, "mirrored": mirrored, "side": "L" if mirrored else "R",
             "joint_xy": (float(joint[0]), float(joint[1])), "pixel_mm": 10.0 / scale}
-    return _Pose(matrix, joint, scale), info
+    return _Pose(matrix, joint - matrix @ _v(*scene.centre), scale), info
 
 
 def acquire(body_part: str, view: str, rng: np.random.Generator, shape: tuple[int, int], *,
@@ -555,25 +592,39 @@ def acquire(body_part: str, view: str, rng: np.random.Generator, shape: tuple[in
     scene = BUILDERS[body_part](view, rng)
     pose, info = _make_pose(scene, body_part, shape, rng, zoom, joint_at)
     line, labels = _project(scene, pose, shape)
-    anatomy_max = float(line.max())
     field = _collimation(shape, collimation, rng) if collimation > 0 else (0, shape[0], 0, shape[1])
-    if marker:
-        letter = _union(_place_marker(info["side"], labels, field, rng, pose.scale), shape)
-        if letter is not None:
-            box, outer, _ = letter
-            line[box] += MU_LEAD * np.minimum(outer, 1.0)
-            labels[box][outer > 0.5] = LABEL_MARKER
     exposure = float(np.exp(rng.uniform(-0.35, 0.35)))
+    window = _window(line, labels, exposure, bits)  # before the marker: it spans the anatomy only
+    if marker:
+        _add_marker(line, labels, _place_marker(info["side"], labels, field, rng, pose.scale))
     log_signal = _expose(line, field, rng, exposure, blur=float(rng.uniform(0.5, 0.9)))
     y0, y1, x0, x1 = field
     outside = np.ones(shape, bool)
     outside[y0:y1, x0:x1] = False
     labels[outside] = LABEL_COLLIMATED
-    air = -np.log(exposure * 1.012)
-    low, high = _to_raw(air + 0.06 + 0.2 * anatomy_max, bits), _to_raw(air + anatomy_max * 1.02 + 0.05, bits)
     info.update(body_part=body_part, view=view, limb_angle=scene.limb_angle, exposure=exposure,
                 field=field, collimated=collimation > 0)
-    return Radiograph(_quantise(log_signal, bits), bits, ((low + high) / 2, high - low), labels, info)
+    return Radiograph(_quantise(log_signal, bits), bits, window, labels, info)
+
+
+def _window(line: np.ndarray, labels: np.ndarray, exposure: float, bits: int) -> tuple[float, float]:
+    """(centre, width) in raw units from just above air to the densest anatomy; the floor sits
+    a little into the soft tissue, as processed films show it."""
+    soft = line[labels == LABEL_SOFT]
+    floor = 0.25 * float(soft.mean()) if soft.size else 0.0
+    air = -np.log(exposure * 1.012)  # the scatter veil lifts the air signal by 1.2 %
+    top = 2**bits - 1
+    low = min(max(_to_raw(air + 0.06 + floor, bits), 0.0), top - 2.0)
+    high = min(max(_to_raw(air + float(line.max()) * 1.02 + 0.05, bits), low + 2.0), float(top))
+    return (low + high) / 2, high - low
+
+
+def _add_marker(line: np.ndarray, labels: np.ndarray, strokes: list[Shape]) -> None:
+    letter = _union(strokes, line.shape)
+    if letter is not None:
+        box, outer, _ = letter
+        line[box] += MU_LEAD * np.minimum(outer, 1.0)  # a flat lead plate, antialiased at its edge
+        labels[box][outer > 0.5] = LABEL_MARKER
 
 
 def to_display(raw: np.ndarray, window: tuple[float, float]) -> np.ndarray:

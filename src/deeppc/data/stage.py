@@ -134,11 +134,13 @@ def _mark_duplicates(results: list[FileResult], max_distance: int) -> None:
             first[r.pixel_hash] = r
     kept = _decoded(results)
     groups = duplicates.near_duplicate_groups([r.phash for r in kept], max_distance)
-    sizes = Counter(groups)
+    members: dict[int, list[str]] = {}
     for r, g in zip(kept, groups):
-        r.row["phash"] = f"{r.phash:016x}"
-        if sizes[g] > 1:
-            r.row["near_duplicate_of"] = kept[g].row["source"]
+        members.setdefault(g, []).append(r.row["source"])
+    for r, g in zip(kept, groups):
+        r.row["phash"] = r.phash
+        if len(members[g]) > 1:
+            r.row["near_duplicate_of"] = ";".join(s for s in members[g] if s != r.row["source"])
             r.flags.append("near_duplicate")
             r.row["_group"] = g
 
