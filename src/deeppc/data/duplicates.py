@@ -13,6 +13,7 @@ import hashlib
 
 import imagehash
 import numpy as np
+import scipy.fftpack  # noqa: F401  imagehash imports it lazily (0.5 s); import once, before workers fork
 from PIL import Image
 
 

@@ -180,10 +180,13 @@ def _assign_view(ds: Any, rel: str, opts: IngestOptions, result: FileResult) -> 
 
 def _finish(decoded: dicom.Decoded, staged: Path, opts: IngestOptions, result: FileResult) -> None:
     image = decoded.image
-    thumb = geometry.to_uint8(geometry.square_thumbnail(image, opts.image_size))
-    view_display = geometry.resize(image, geometry.fit_within(image.shape, AUDIT_SIDE))
+    # one antialiased reduction from full resolution, shared by the output and the audit
+    small = geometry.resize(image, geometry.fit_within(image.shape, max(opts.image_size, AUDIT_SIDE)))
+    thumb = geometry.to_uint8(geometry.square_thumbnail(small, opts.image_size))
+    if max(small.shape) > AUDIT_SIDE:
+        small = geometry.resize(small, geometry.fit_within(small.shape, AUDIT_SIDE))
     stride = max(1, max(decoded.raw.shape) // AUDIT_SIDE)
-    checked = audit.audit(view_display, decoded.raw[::stride, ::stride])
+    checked = audit.audit(small, decoded.raw[::stride, ::stride])
     result.flags.extend(checked.flags)
     result.measures = checked.measures
     result.pixel_hash = pixel_hash(decoded.raw)
