@@ -1,9 +1,151 @@
-"""`deeppc` commands of the metrics group (filled in by the metrics work)."""
+"""Metrics commands: `deeppc score`, `deeppc real-stats`, `deeppc frechet`, `deeppc fetch-weights`."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+from typing import Any, Callable
+
+DEFAULT_EXTRACTOR = "inception-2015-12-05"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's subcommands to the `deeppc` parser."""
+    _score_parser(sub)
+    _real_stats_parser(sub)
+    p = sub.add_parser("frechet", help="Fréchet distance between two feature statistics files (.npz)")
+    p.add_argument("a", help="statistics file written by `deeppc real-stats` (or the score stage)")
+    p.add_argument("b", help="second statistics file, same extractor")
+    p.set_defaults(func=_user_errors(_frechet))
+    p = sub.add_parser("fetch-weights", help="download a weights file and check its sha256 (needs internet)")
+    p.add_argument("--url", required=True)
+    p.add_argument("--sha256", required=True, help="expected sha256 (64 hex digits)")
+    p.add_argument("--out", required=True, help="destination path (written only if the hash matches)")
+    p.set_defaults(func=_user_errors(_fetch))
+
+
+def _extractor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extractor", default=DEFAULT_EXTRACTOR, help=f"extractor name (default {DEFAULT_EXTRACTOR})")
+    p.add_argument("--weights", help="local weights file of the extractor (nothing is downloaded)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda if available)")
+    p.add_argument("--batch-size", type=int, default=32)
+
+
+def _score_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score generated images against real images; prints JSON")
+    p.add_argument("--real", required=True, help="folder of real PNGs, or a statistics .npz from `deeppc real-stats`")
+    p.add_argument("--fake", required=True, help="folder of generated PNGs")
+    p.add_argument("--metrics", default="fid,kid,pr", help="comma-separated: fid,kid,pr,memorization")
+    _extractor_args(p)
+    p.add_argument("--train", help="training image folder (memorization)")
+    p.add_argument("--holdout", help="holdout image folder, for memorization calibration")
+    p.add_argument("--pairs-png", help="write the closest generated/training pairs here (memorization)")
+    p.add_argument("--seed", type=int, default=2023, help="seed for KID subsets (default 2023)")
+    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--kid-subset-size", type=int, default=1000)
+    p.add_argument("--pr-k", type=int, default=3)
+    p.add_argument("--mem-quantile", type=float, default=0.05)
+    p.add_argument("--mem-pixel-size", type=int, default=64)
+    p.add_argument("--out", help="also write the JSON to this file (atomically)")
+    p.set_defaults(func=_user_errors(_score))
+
+
+def _real_stats_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("real-stats", help="compute (or reuse) the feature statistics file of an image folder")
+    p.add_argument("--images", required=True, help="folder of PNGs")
+    p.add_argument("--out", required=True, help="statistics .npz; reused when images and extractor are unchanged")
+    _extractor_args(p)
+    p.set_defaults(func=_user_errors(_real_stats))
+
+
+def _user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Report bad inputs (ValueError from the metrics code) as one-line user errors."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from deeppc.cli import UserError
+
+        try:
+            return handler(args)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+
+    return run
+
+
+def _device(name: str) -> str:
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _extractor(args: argparse.Namespace):
+    from deeppc.metrics import extractors
+
+    return extractors.create(args.extractor, weights=args.weights, device=_device(args.device))
+
+
+def _score(args: argparse.Namespace) -> int:
+    from deeppc.metrics.api import MetricOptions, score_folders
+
+    options = MetricOptions(
+        kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, pr_k=args.pr_k,
+        mem_quantile=args.mem_quantile, mem_pixel_size=args.mem_pixel_size,
+    )  # fmt: skip
+    result = score_folders(
+        args.real, args.fake, _extractor(args), args.metrics, seed=args.seed, options=options,
+        train=args.train, holdout=args.holdout, pairs_png=args.pairs_png,
+        batch_size=args.batch_size, progress=True,
+    )  # fmt: skip
+    _emit(result, args.out)
+    return 0
+
+
+def _real_stats(args: argparse.Namespace) -> int:
+    from deeppc.metrics.stats_cache import stats_for_folder
+
+    stats = stats_for_folder(args.images, _extractor(args), args.out, args.batch_size, progress=True)
+    _emit({"out": args.out, "n": stats.n, "extractor": stats.extractor, "content_hash": stats.content_hash}, None)
+    return 0
+
+
+def _frechet(args: argparse.Namespace) -> int:
+    from deeppc.metrics import samplesize
+    from deeppc.metrics.extractors import identity_hash
+    from deeppc.metrics.frechet import frechet_distance_factors
+    from deeppc.metrics.stats_cache import FeatureStats
+
+    a, b = FeatureStats.load(args.a), FeatureStats.load(args.b)
+    if identity_hash(a.extractor) != identity_hash(b.extractor):
+        raise ValueError(f"{args.a} and {args.b} were computed with different extractors or preprocessing")
+    _emit(
+        {
+            "frechet_distance": frechet_distance_factors(a.factor(), b.factor()),
+            "extractor": a.extractor.get("name"),
+            "n_a": a.n,
+            "n_b": b.n,
+            "warnings": samplesize.frechet_warnings("frechet", a.n, b.n, a.feature_dim, ("first set", "second set")),
+        },
+        None,
+    )
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from deeppc.metrics.weights import fetch
+
+    path = fetch(args.url, args.sha256, args.out)
+    _emit({"out": str(path), "sha256": args.sha256.lower()}, None)
+    return 0
+
+
+def _emit(result: dict[str, Any], out: str | None) -> None:
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if out:
+        from deeppc.files import write_text
+
+        write_text(out, text + "\n")
+    print(text)

@@ -1,0 +1,48 @@
+"""Weights files: config resolution, sha256 checks, fetching (from file:// URLs, no network)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from deeppc.metrics.weights import WeightsError, fetch, resolve
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "source.bin"
+    path.write_bytes(b"weights" * 1000)
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_missing_file_names_the_config_key_and_the_fetch_rule(tmp_path):
+    config = {"inception": {"path": str(tmp_path / "absent.pth")}}
+    with pytest.raises(WeightsError, match=r"'weights\.inception\.path'.*fetch_weights"):
+        resolve(config, "inception")
+    with pytest.raises(WeightsError, match=r"'weights\.medfid\.path' is not set"):
+        resolve(config, "medfid")
+
+
+def test_resolve_checks_the_configured_hash(source):
+    path, digest = source
+    assert resolve({"inception": {"path": str(path), "sha256": digest.upper()}}, "inception") == path
+    with pytest.raises(WeightsError, match="expected 0000"):
+        resolve({"inception": {"path": str(path), "sha256": "0" * 64}}, "inception")
+
+
+def test_fetch_downloads_verifies_and_skips_when_present(source, tmp_path):
+    path, digest = source
+    out = tmp_path / "weights" / "w.pth"
+    assert fetch(path.as_uri(), digest, out) == out
+    assert out.read_bytes() == path.read_bytes()
+    path.unlink()  # a second fetch must not need the source any more
+    assert fetch("file:///nonexistent", digest, out) == out
+
+
+def test_fetch_with_wrong_hash_leaves_nothing(source, tmp_path):
+    path, _ = source
+    out = tmp_path / "weights" / "w.pth"
+    with pytest.raises(WeightsError, match="expected"):
+        fetch(path.as_uri(), "f" * 64, out)
+    assert list(out.parent.iterdir()) == []
