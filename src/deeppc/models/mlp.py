@@ -5,8 +5,8 @@ Linear + LeakyReLU(0.2) with batch norm after all but the first, tanh output.
 Discriminator: H*W -> 512 -> 256 -> 1 with LeakyReLU(0.2); a sigmoid on the
 output for the Vanilla GAN, a linear critic for WGAN-GP.
 
-Quirks of the original kept on purpose (each one a keyword with the
-original's value as default, see docs in the report / README):
+Quirks of the original kept on purpose, each a keyword argument whose
+default is the original's value:
 
 - ``nn.BatchNorm1d(out_feat, 0.8)`` in the original passes 0.8 as the second
   positional argument, which is ``eps`` (not momentum): the normaliser divides

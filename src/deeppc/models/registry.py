@@ -99,7 +99,9 @@ def resolve_kwargs(factory: Callable[..., Any], kwargs: Mapping[str, Any], fixed
     unknown = sorted(set(kwargs) - set(params) | set(kwargs) & set(fixed))
     if unknown:
         allowed = sorted(set(params) - set(fixed) - {"self"})
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)} for {factory.__name__}; allowed: {', '.join(allowed)}")
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)} for {factory.__name__}; allowed: {', '.join(allowed)}"
+        )
     resolved = {}
     for name, param in params.items():
         if name in fixed or name == "self":

@@ -3,10 +3,10 @@
 An iteration is one discriminator/critic minibatch update (docs/contracts.md).
 """
 
-from deeppc.train.checkpoint import RunPaths
 from deeppc.train.losses import GANLoss, PhaseContext, build_loss, gradient_penalty, register_loss
 from deeppc.train.losslog import Diverged
 from deeppc.train.loop import Trainer, run
+from deeppc.train.rundir import RunPaths
 from deeppc.train.settings import TrainSettings, from_config
 from deeppc.train.signals import Interrupted
 

@@ -23,13 +23,14 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from deeppc.train.device import to_device
 from deeppc.train.settings import AUGMENTS
 
 BLACK = -1.0
 
 
 def _uniform(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return torch.rand(x.shape[0], 1, 1, 1, generator=gen).to(x.device, x.dtype)
+    return to_device(torch.rand(x.shape[0], 1, 1, 1, generator=gen), x.device).to(x.dtype)
 
 
 def brightness(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -44,8 +45,8 @@ def contrast(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
     n, c, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    shift_y = torch.randint(-sy, sy + 1, (n, 1), generator=gen).to(x.device)
-    shift_x = torch.randint(-sx, sx + 1, (n, 1), generator=gen).to(x.device)
+    shift_y = to_device(torch.randint(-sy, sy + 1, (n, 1), generator=gen), x.device)
+    shift_x = to_device(torch.randint(-sx, sx + 1, (n, 1), generator=gen), x.device)
     padded = F.pad(x, (sx, sx, sy, sy), value=BLACK)
     rows = torch.arange(h, device=x.device)[None, :] + sy - shift_y  # (n, h): source row per output row
     cols = torch.arange(w, device=x.device)[None, :] + sx - shift_x
@@ -57,8 +58,8 @@ def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> 
 def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = torch.randint(0, h, (n, 1), generator=gen).to(x.device)
-    cx = torch.randint(0, w, (n, 1), generator=gen).to(x.device)
+    cy = to_device(torch.randint(0, h, (n, 1), generator=gen), x.device)
+    cx = to_device(torch.randint(0, w, (n, 1), generator=gen), x.device)
     ys = torch.arange(h, device=x.device)[None, :] - (cy - ch // 2)
     xs = torch.arange(w, device=x.device)[None, :] - (cx - cw // 2)
     inside = ((ys >= 0) & (ys < ch))[:, None, :, None] & ((xs >= 0) & (xs < cw))[:, None, None, :]

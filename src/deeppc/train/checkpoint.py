@@ -1,16 +1,8 @@
-"""Run folder layout and the generator-only checkpoints and sample grids of docs/contracts.md.
-
-    runs/{experiment}/ckpt/{iteration}.pt      generator only (deeppc.generator/1)
-    runs/{experiment}/samples/{iteration}.png  fixed-noise grid
-    runs/{experiment}/losses.csv               appended during training
-    runs/{experiment}/summary.json             written when the run ends
-    runs/{experiment}/state/resume.pt          resume state (not a declared output)
-"""
+"""Generator-only checkpoints (format ``deeppc.generator/1`` of docs/contracts.md) and sample grids."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,42 +14,6 @@ from deeppc.models import CHECKPOINT_FORMAT, generate, generator_kwargs
 from deeppc.train.settings import TrainSettings
 
 GRID_PAD = 2  # pixels of black between grid cells
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    root: Path
-
-    @property
-    def ckpt_dir(self) -> Path:
-        return self.root / "ckpt"
-
-    @property
-    def samples_dir(self) -> Path:
-        return self.root / "samples"
-
-    @property
-    def losses(self) -> Path:
-        return self.root / "losses.csv"
-
-    @property
-    def summary(self) -> Path:
-        return self.root / "summary.json"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state" / "resume.pt"
-
-    def checkpoint(self, iteration: int) -> Path:
-        return self.ckpt_dir / f"{iteration}.pt"
-
-    def sample(self, iteration: int) -> Path:
-        return self.samples_dir / f"{iteration}.png"
-
-    def outputs(self) -> list[Path]:
-        """Files this run writes outside its resume state (removed on a fresh start)."""
-        found = [*self.ckpt_dir.glob("*.pt"), *self.samples_dir.glob("*.png")]
-        return found + [p for p in (self.losses, self.summary) if p.exists()]
 
 
 def generator_payload(G: nn.Module, settings: TrainSettings, iteration: int, config_sha256: str) -> dict:

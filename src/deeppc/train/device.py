@@ -60,3 +60,15 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU tensor to `device` without stalling the host on CUDA.
+
+    A copy from ordinary (pageable) memory waits for the GPU to finish its
+    queued work; from pinned memory it is queued like a kernel (PyTorch keeps
+    the pinned block alive until the copy has run).
+    """
+    if device.type != "cuda":
+        return x.to(device)
+    return x.pin_memory().to(device, non_blocking=True)

@@ -28,11 +28,13 @@ import deeppc
 from deeppc import files
 from deeppc.models import build_discriminator, build_generator
 from deeppc.train import device as devices
+from deeppc.train import rundir
 from deeppc.train import state as resume_state
 from deeppc.train.augment import DiffAugment
-from deeppc.train.checkpoint import RunPaths, save_generator, save_samples
+from deeppc.train.checkpoint import save_generator, save_samples
 from deeppc.train.losses import PhaseContext, build_loss
 from deeppc.train.losslog import Diverged, LossLog
+from deeppc.train.rundir import RunPaths
 from deeppc.train.sampler import EpochSampler
 from deeppc.train.settings import TrainSettings
 from deeppc.train.signals import Interrupted, StopRequests
@@ -80,7 +82,7 @@ class Trainer:
 
     def real_batch(self, iteration: int) -> torch.Tensor:
         """Batch of 1-based `iteration` as float (N, 1, H, W) in [-1, 1] (x / 127.5 - 1)."""
-        index = torch.from_numpy(self.sampler.indices(iteration)).to(self.device)
+        index = devices.to_device(torch.from_numpy(self.sampler.indices(iteration)), self.device)
         batch = self.images.index_select(0, index).unsqueeze(1).float().div_(127.5).sub_(1.0)
         return batch.contiguous(memory_format=self.memory_format)
 
@@ -146,26 +148,45 @@ def run(
     run_info = {"data_sha256": data_fingerprint(images), "config_sha256": settings.sha256(),
                 "math_sha256": settings.sha256(math_only=True), "device": devices.describe(device)}
     history, losses_bytes = _resume_or_start(paths, trainer, run_info)
-    losses = LossLog(paths.losses, trainer.loss.columns, settings.experiment, losses_bytes)
+    losses = LossLog(paths.work_of(paths.losses), trainer.loss.columns, settings.experiment, losses_bytes)
+    rundir.publish(paths.work_of(paths.losses), paths.losses)
     try:
         _train(paths, trainer, losses, run_info, history)
     except Diverged as exc:
-        summary = _summary(paths, trainer, run_info, history, "diverged", exc)
-        files.write_json(paths.summary, summary)
-        resume_state.remove(paths.state)  # a rerun would only diverge again at the same iteration
+        _write_summary(paths, _summary(paths, trainer, run_info, history, "diverged", exc))
+        # keep what was written (under state/ too, in case a workflow manager deletes the
+        # failed job's outputs); only the resume state goes: a rerun would diverge again
+        resume_state.remove(paths.state)
+        rundir.republish(paths)
         log.error("%s", exc)
         raise
     finally:
         losses.close()
+    return _finish(paths, trainer, run_info, history)
+
+
+def _finish(paths: RunPaths, trainer: Trainer, run_info: dict, history: dict) -> dict[str, Any]:
+    """Publish everything, prune checkpoints outside the keep list, write the summary, drop state/."""
+    rundir.republish(paths)
+    kept = set(trainer.settings.kept_checkpoints())
+    for stale in paths.ckpt_dir.glob("*.pt"):  # written by an earlier attempt with another keep list
+        if stale.stem.isdigit() and int(stale.stem) not in kept:
+            stale.unlink()
+    rundir.retire_work(paths)
     summary = _summary(paths, trainer, run_info, history, "finished", None)
     files.write_json(paths.summary, summary)
-    resume_state.remove(paths.state)
-    log.info("finished %s: %d iterations in %.0f s", settings.experiment, trainer.iteration, summary["wall_time_s"])
+    log.info("finished %s: %d iterations in %.0f s", summary["experiment"], trainer.iteration, summary["wall_time_s"])
     return summary
+
+
+def _write_summary(paths: RunPaths, summary: dict[str, Any]) -> None:
+    files.write_json(paths.work_of(paths.summary), summary)
+    rundir.publish(paths.work_of(paths.summary), paths.summary)
 
 
 def _resume_or_start(paths: RunPaths, trainer: Trainer, run_info: dict) -> tuple[dict, int | None]:
     """Load a matching resume state (returns its history and losses.csv length) or start afresh."""
+    rundir.sweep_temporaries(paths)
     state = resume_state.load(paths.state)
     reason = _unusable(state, paths, trainer, run_info) if state is not None else None
     if state is not None and reason is None:
@@ -177,12 +198,11 @@ def _resume_or_start(paths: RunPaths, trainer: Trainer, run_info: dict) -> tuple
             log.warning("resuming on %s with %d threads, saved on %s with %d: results may differ in the last bits",
                         run_info["device"], torch.get_num_threads(), state["device"], state["threads"])
         log.info("resuming %s after iteration %d", trainer.settings.experiment, trainer.iteration)
+        rundir.republish(paths)  # outputs a workflow manager deleted after the last attempt
         return history, int(state["losses_bytes"])
     if reason:
         log.warning("not resuming from %s: %s; starting afresh", paths.state, reason)
-    for stale in paths.outputs():
-        stale.unlink()
-    resume_state.remove(paths.state)
+    rundir.clear(paths)
     return {"wall_time_s": 0.0, "resumed_from": []}, None
 
 
@@ -193,14 +213,15 @@ def _unusable(state: dict, paths: RunPaths, trainer: Trainer, run_info: dict) ->
         return "it was written for different training images"
     if state["trainer"]["iteration"] > trainer.settings.iterations:
         return "it is past the planned number of iterations"
-    if not paths.losses.exists() or paths.losses.stat().st_size < state["losses_bytes"]:
-        return "losses.csv is missing or shorter than when the state was saved"
+    work_losses = paths.work_of(paths.losses)
+    if not work_losses.exists() or work_losses.stat().st_size < state["losses_bytes"]:
+        return "its losses.csv is missing or shorter than when the state was saved"
     return None
 
 
 def _train(paths: RunPaths, trainer: Trainer, losses: LossLog, run_info: dict, history: dict) -> None:
     s = trainer.settings
-    checkpoints, kept = set(s.checkpoint_iterations()), set(s.kept_checkpoints())
+    checkpoints = set(s.checkpoint_iterations())
     started = time.monotonic()
     with StopRequests() as stop, tqdm(total=s.iterations, initial=trainer.iteration, disable=None,
                                       desc=s.experiment, unit="it") as bar:
@@ -217,14 +238,24 @@ def _train(paths: RunPaths, trainer: Trainer, losses: LossLog, run_info: dict, h
                     log.info("%s %d/%d %s (%.2f it/s)", s.experiment, iteration, s.iterations,
                              " ".join(f"{k}={v:.4g}" for k, v in last.items()), rate)
             if at_checkpoint:
-                if iteration in kept:
-                    save_generator(paths.checkpoint(iteration), trainer.G, s, iteration, run_info["config_sha256"])
-                save_samples(paths.sample(iteration), trainer.G, s)
+                _write_checkpoint(paths, trainer, iteration, run_info["config_sha256"])
             if at_state or stop.requested:
                 _save_state(paths, trainer, losses, run_info, history, time.monotonic() - started)
             if stop.requested:
                 raise Interrupted(stop.requested, iteration)
     history["wall_time_s"] += time.monotonic() - started
+
+
+def _write_checkpoint(paths: RunPaths, trainer: Trainer, iteration: int, config_sha256: str) -> None:
+    """Sample grid always, generator checkpoint if kept: written to state/, published as links."""
+    s = trainer.settings
+    written = [paths.sample(iteration)]
+    save_samples(paths.work_of(written[0]), trainer.G, s)
+    if iteration in s.kept_checkpoints():
+        written.append(paths.checkpoint(iteration))
+        save_generator(paths.work_of(written[1]), trainer.G, s, iteration, config_sha256)
+    for path in written:
+        rundir.publish(paths.work_of(path), path)
 
 
 def _save_state(paths: RunPaths, trainer: Trainer, losses: LossLog, run_info: dict, history: dict,
@@ -237,12 +268,13 @@ def _save_state(paths: RunPaths, trainer: Trainer, losses: LossLog, run_info: di
         "threads": torch.get_num_threads(),
         **run_info,
     })
+    rundir.publish(paths.work_of(paths.losses), paths.losses)  # refreshes a copied (unlinked) losses.csv
 
 
 def _summary(paths: RunPaths, trainer: Trainer, run_info: dict, history: dict, status: str,
              diverged: Diverged | None) -> dict[str, Any]:
     s = trainer.settings
-    written = [p for p in paths.root.rglob("*") if p.is_file() and paths.state.parent not in p.parents]
+    published = [p for p in paths.published_files() if p != paths.summary]
     return {
         "status": status,
         "experiment": s.experiment,
@@ -265,9 +297,10 @@ def _summary(paths: RunPaths, trainer: Trainer, run_info: dict, history: dict, s
         "config_sha256": run_info["config_sha256"],
         "checkpoints": sorted(int(p.stem) for p in paths.ckpt_dir.glob("*.pt")),
         "samples": sorted(int(p.stem) for p in paths.samples_dir.glob("*.png")),
-        "disk_bytes": sum(p.stat().st_size for p in written if p != paths.summary),
+        "disk_bytes": sum(p.stat().st_size for p in published),
         "divergence": None if diverged is None else
-        {"loss": diverged.loss, "iteration": diverged.iteration, "value": repr(diverged.value), "message": str(diverged)},
+        {"loss": diverged.loss, "iteration": diverged.iteration, "value": repr(diverged.value),
+         "message": str(diverged)},
         "versions": {"deeppc": deeppc.__version__, "torch": torch.__version__, "numpy": np.__version__},
         "settings": s.to_dict(),
     }

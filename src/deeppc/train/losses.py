@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deeppc.train.augment import DiffAugment
+from deeppc.train.device import to_device
 
 
 class PhaseContext:
@@ -53,10 +54,10 @@ class PhaseContext:
 
     def randn(self, *shape: int) -> torch.Tensor:
         # drawn on the CPU so that every device sees the same numbers
-        return torch.randn(shape, generator=self.noise).to(self.real.device, non_blocking=True)
+        return to_device(torch.randn(shape, generator=self.noise), self.real.device)
 
     def rand(self, *shape: int) -> torch.Tensor:
-        return torch.rand(shape, generator=self.noise).to(self.real.device, non_blocking=True)
+        return to_device(torch.rand(shape, generator=self.noise), self.real.device)
 
     def augmented(self, x: torch.Tensor) -> torch.Tensor:
         return self.augment(x, self.noise) if self.augment else x

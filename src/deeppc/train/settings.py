@@ -26,7 +26,8 @@ AUGMENTS = ("translation", "cutout", "brightness", "contrast")
 # settings that change what is written but not a single weight: edits to them
 # keep a resume state valid
 # (iterations too: iteration k's update never depends on how many follow)
-_OUTPUT_ONLY = ("iterations", "keep_checkpoints", "checkpoint_every", "resume_every", "sample_count", "log_every", "view")
+_OUTPUT_ONLY = ("iterations", "keep_checkpoints", "checkpoint_every", "resume_every", "sample_count", "log_every",
+                "view")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def _check(s: TrainSettings) -> None:
     from deeppc.models import registry
     from deeppc.train.losses import loss_kwargs
 
-    for key in ("image_size", "latent_dim", "batch_size", "iterations", "checkpoint_every", "sample_count", "log_every"):
+    positive = ("image_size", "latent_dim", "batch_size", "iterations", "checkpoint_every", "sample_count", "log_every")
+    for key in positive:
         if not isinstance(getattr(s, key), int) or getattr(s, key) < 1:
             _fail(s, key, "must be a positive integer")
     if s.resume_every is not None and (not isinstance(s.resume_every, int) or s.resume_every < 1):
@@ -146,7 +148,9 @@ def from_config(config: Mapping[str, Any], experiment: str) -> TrainSettings:
     merged.setdefault("seed", config.get("seed", 2023))
     unknown = sorted((set(merged) - _FIELDS) | ({"experiment"} & set(merged)))
     if unknown:
-        raise ConfigError(f"config keys {', '.join(unknown)} under train/experiments.{experiment} are not training settings")
+        raise ConfigError(
+            f"config keys {', '.join(unknown)} under train/experiments.{experiment} are not training settings"
+        )
     for key in ("family", "lr", "betas"):
         if key not in merged:
             raise ConfigError(f"config key 'experiments.{experiment}.{key}' is missing")

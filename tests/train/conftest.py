@@ -1,0 +1,85 @@
+"""Shared fixtures for the train-stage tests: tiny image sets, configs and a hookable test family."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from deeppc.models import Family, register_family
+from deeppc.train import PhaseContext, register_loss
+from deeppc.train.losses import VanillaLoss
+
+
+def blob_images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """A toy 'radiograph' set: one bright disc per image on black, random centre and radius."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    images = np.zeros((n, size, size), dtype=np.uint8)
+    for image in images:
+        cy, cx = rng.uniform(size * 0.3, size * 0.7, 2)
+        radius = rng.uniform(size * 0.12, size * 0.25)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] = 220
+    return images
+
+
+@pytest.fixture
+def images16() -> np.ndarray:
+    return blob_images(40, 16)
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i, image in enumerate(blob_images(40, 16)):
+        Image.fromarray(image).save(folder / f"img-{i:016x}.png")
+    return folder
+
+
+def write_config(path: Path, train: dict, experiments: dict, seed: int = 5) -> Path:
+    path.write_text(yaml.safe_dump({"seed": seed, "train": train, "experiments": experiments}))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # bit-identity needs a fixed thread count, and 1 thread is fastest for tiny nets on a shared machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class HookedVanilla(VanillaLoss):
+    """Vanilla loss that can poison its D loss or signal its own process at a given iteration."""
+
+    family = "hooked"
+
+    def __init__(self, G, D, reuse_fakes: bool = True, nan_at: int | None = None, sigterm_at: int | None = None):
+        super().__init__(G, D, reuse_fakes)
+        self.nan_at = nan_at
+        self.sigterm_at = sigterm_at
+        self.iteration = 0
+
+    def phases(self, iteration: int, position: int) -> tuple[str, ...]:
+        self.iteration = iteration
+        return super().phases(iteration, position)
+
+    def run(self, phase: str, ctx: PhaseContext) -> dict[str, torch.Tensor]:
+        logged = super().run(phase, ctx)
+        if phase == "D" and self.iteration == self.nan_at:
+            logged["d_loss"] = logged["d_loss"] * float("nan")
+        if phase == "D" and self.iteration == self.sigterm_at:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler at walltime would
+        return logged
+
+
+register_family(Family("hooked", "sigmoid", {}, "test family"))
+register_loss(HookedVanilla)
