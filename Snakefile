@@ -26,9 +26,18 @@ deeppc_config.validate(config)
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/score.smk"
+include: "rules/stats.smk"
+include: "rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     input:
         data_outputs(),
+        stats_files(),
+        figure_files(),
     default_target: True

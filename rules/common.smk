@@ -24,3 +24,134 @@ def labels_input():
 
 def data_outputs():
     return [results("data", "manifest.csv"), results("data", "summary.json")]
+
+
+# ----------------------------------------------------------------- training
+
+from deeppc.study import check_study, train_settings
+
+EXPERIMENTS = config.get("experiments") or {}
+SETTINGS = train_settings(config)
+check_study(config, SETTINGS)
+RES = config["resources"]
+
+
+def experiment_config(name):
+    """The config keys that drive one experiment (its params: editing another experiment changes nothing here)."""
+    return {"seed": config["seed"], **config["train"], **EXPERIMENTS[name]}
+
+
+def job_resources(stage):
+    """Scheduler-facing resources of a stage (profiles map gpus/mem/runtime)."""
+    spec = RES[stage]
+    return {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], "gpu": spec["gpus"]}
+
+
+def run_files(name):
+    s = SETTINGS[name]
+    return {
+        "ckpts": [results("runs", name, "ckpt", f"{k}.pt") for k in s.kept_checkpoints()],
+        "samples": [results("runs", name, "samples", f"{k}.png") for k in s.checkpoint_iterations()],
+        "losses": results("runs", name, "losses.csv"),
+        "summary": results("runs", name, "summary.json"),
+    }
+
+
+# ------------------------------------------------------------------ scoring
+
+EXTRACTORS = config["metrics"]["extractors"]
+PRIMARY = EXTRACTORS[0]
+WEIGHT_KEYS = {"inception-2015-12-05": "inception"}  # extractor name -> weights.<key>
+
+
+def extractor_weights(name):
+    """The weights file an extractor needs: a config file, a random one (demo), or the medfid stage's."""
+    if name == "medfid":
+        return results("medfid", "extractor.pt")
+    key = WEIGHT_KEYS.get(name, name)
+    entry = config["weights"].get(key)
+    if entry is None:
+        raise ValueError(f"config key 'weights.{key}' is missing (needed by extractor {name})")
+    return results("weights", f"random-{key}.pth") if entry.get("random_init") else entry["path"]
+
+
+def random_extractors():
+    return [n for n in EXTRACTORS if n != "medfid" and config["weights"][WEIGHT_KEYS.get(n, n)].get("random_init")]
+
+
+def score_iterations(name):
+    """Scored checkpoints of an experiment: every kept one."""
+    return SETTINGS[name].kept_checkpoints()
+
+
+def compare_iteration(name):
+    target = config["stats"]["compare_iteration"]
+    return score_iterations(name)[-1] if target == "last" else target
+
+
+def repeats_at(name, iteration):
+    """Sample sets drawn at a checkpoint: all of them at the compared iteration, one elsewhere."""
+    if config["score"]["repeat_iterations"] == "all" or int(iteration) == compare_iteration(name):
+        return config["score"]["repeats"]
+    return 1
+
+
+def score_input(wc):
+    view = SETTINGS[wc.experiment].view
+    return {
+        "ckpt": results("runs", wc.experiment, "ckpt", f"{wc.iteration}.pt"),
+        "real": [real_stats(view, name, "train") for name in EXTRACTORS],
+        "holdout": real_stats(view, PRIMARY, "holdout"),
+        "images": results("data", view),
+        "weights": [extractor_weights(name) for name in EXTRACTORS],
+    }
+
+
+FETCHABLE = {k: e for k, e in config["weights"].items() if not e.get("random_init")}
+
+
+def score_files():
+    return [results("scores", name, f"{k}.json") for name in EXPERIMENTS for k in score_iterations(name)]
+
+
+def real_stats(view, extractor, split):
+    """Cached statistics of a real image set (train or holdout of a view) for one extractor."""
+    return results("real", view, extractor, f"{split}.npz")
+
+
+# ------------------------------------------------------------ stats, report
+
+STATS_METRICS = config["stats"]["metrics"]
+FAMILIES = list(dict.fromkeys(s.family for s in SETTINGS.values()))
+
+
+def stats_files():
+    fixed = ["pairwise.csv", "oneway.csv", "best_checkpoints.csv", "observations.csv", "curves.csv", "settings.json"]
+    per_metric = [f"{kind}_{m}.md" for m in STATS_METRICS for kind in ("table3", "best")]
+    return [results("stats", name) for name in fixed + per_metric]
+
+
+def loss_groups():
+    """Loss figures: the configured groups, else one per family."""
+    groups = config["report"]["loss_figures"]
+    if groups:
+        return {g["name"]: g for g in groups}
+    return {f: {"name": f, "experiments": [n for n, s in SETTINGS.items() if s.family == f]} for f in FAMILIES}
+
+
+def sample_grid_inputs(family):
+    """samples/{it}.png of the family's experiments at the report's iterations (those that were written)."""
+    wanted = config["report"]["sample_iterations"]
+    return {
+        name: [results("runs", name, "samples", f"{k}.png") for k in s.checkpoint_iterations() if k in wanted]
+        for name, s in SETTINGS.items()
+        if s.family == family
+    }
+
+
+def figure_files():
+    figures = [results("figures", f"{kind}_{m}.png") for m in STATS_METRICS for kind in ("curves", "comparison")]
+    figures += [results("figures", f"losses_{g}.png") for g in loss_groups()]
+    figures += [results("figures", f"samples_{f}.png") for f in FAMILIES]
+    figures += [results("figures", f"memorization_{n}.png") for n in EXPERIMENTS]
+    return figures

@@ -73,7 +73,8 @@ def test_feature_and_pixel_spaces_with_grid(features, gray_images, tmp_path):
     path = tmp_path / "pairs" / "closest.png"
     save_pairs_grid(path, result, generated_images, train_images, n_pairs=4)
     with Image.open(path) as im:
-        assert im.mode == "L" and im.size == (3 * 128 + 2 * 4, 4 * (128 + 4))
+        # four (generated | feature NN | pixel NN) groups side by side in one row
+        assert im.mode == "L" and im.size == (4 * (3 * 128 + 2 * 4) + 3 * 16, 128 + 4)
     assert [p.name for p in path.parent.iterdir()] == ["closest.png"]  # no temporary file left
 
 

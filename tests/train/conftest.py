@@ -44,7 +44,8 @@ def image_dir(tmp_path: Path) -> Path:
 
 
 def write_config(path: Path, train: dict, experiments: dict, seed: int = 5) -> Path:
-    path.write_text(yaml.safe_dump({"seed": seed, "train": train, "experiments": experiments}))
+    study = {"seed": seed, "data": {"demo": {}}, "train": train, "experiments": experiments}
+    path.write_text(yaml.safe_dump(study))
     return path
 
 

@@ -11,9 +11,6 @@ import argparse
 import logging
 from pathlib import Path
 
-import yaml
-
-from deeppc.config import ConfigError
 
 log = logging.getLogger("deeppc.train")
 
@@ -36,48 +33,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
 
-def read_config(path: Path) -> dict:
-    """The study config as a dict.
-
-    Reads the YAML directly until the schema has ``train`` and
-    ``experiments``; then this becomes ``deeppc.config.load(path)``.
-    """
-    try:
-        config = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return config
-
-
 def _train(args: argparse.Namespace) -> int:
-    import torch
-
-    from deeppc import logs
-    from deeppc.cli import UserError
-    from deeppc.data.imageset import list_images, load_uint8
-    from deeppc.train import EXIT_DIVERGED, Diverged, Interrupted, from_config, run
-    from deeppc.train.device import select
+    from deeppc import config, logs
+    from deeppc.train import from_config
 
     if args.log:
         logs.setup(args.log)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    settings = from_config(read_config(args.config), args.experiment)
+    settings = from_config(config.load(args.config), args.experiment)
+    return train_experiment(settings, args.data, args.out, args.device, args.threads)
+
+
+def train_experiment(settings, data: Path, out: Path, device: str = "auto", threads: int | None = None) -> int:
+    """Train one experiment from a PNG folder; returns the exit code (see the module docstring)."""
+    import torch
+
+    from deeppc.cli import UserError
+    from deeppc.data.imageset import list_images, load_uint8
+    from deeppc.train import EXIT_DIVERGED, Diverged, Interrupted, run
+    from deeppc.train.device import select
+
+    if threads:
+        torch.set_num_threads(threads)
     try:
-        device = select(args.device)
+        chosen = select(device)
     except (ValueError, RuntimeError) as exc:
         raise UserError(str(exc)) from None
-    paths = list_images(args.data)
+    paths = list_images(data)
     if not paths:
-        raise FileNotFoundError(f"no PNG images in {args.data}")
-    log.info("loading %d training images from %s at %d px", len(paths), args.data, settings.image_size)
+        raise FileNotFoundError(f"no PNG images in {data}")
+    log.info("loading %d training images from %s at %d px", len(paths), data, settings.image_size)
     images = load_uint8(paths, settings.image_size)
     try:
-        run(settings, images, args.out, device)
+        run(settings, images, out, chosen)
     except Diverged as exc:
         log.error("%s", exc)
         return EXIT_DIVERGED

@@ -167,15 +167,20 @@ def pairs_grid(
     train_images: np.ndarray,
     n_pairs: int = 16,
     tile: int = 128,
+    per_row: int = 4,
 ) -> np.ndarray:
-    """A uint8 grid: one row per closest pair (generated | nearest train by features | by pixels)."""
+    """A uint8 grid of the closest pairs, `per_row` to a row, each a group of tiles
+    (generated | nearest train by features | by pixels), groups separated by a wider gap."""
     if n_pairs < 1:
         raise ValueError(f"n_pairs must be at least 1, got {n_pairs}")
     pairs = result.closest_pairs(n_pairs)
     columns = 3 if result.pixel is not None else 2
-    gap = 4
-    grid = Image.new("L", (columns * tile + (columns - 1) * gap, len(pairs) * (tile + gap)), 128)
-    for row, pair in enumerate(pairs):
+    gap, group_gap = 4, 16
+    group_width = columns * tile + (columns - 1) * gap
+    across = min(per_row, len(pairs))
+    rows = -(-len(pairs) // across)
+    grid = Image.new("L", (across * group_width + (across - 1) * group_gap, rows * (tile + gap)), 255)
+    for index, pair in enumerate(pairs):
         tiles = [
             (generated_images[pair["generated"]], f"gen {pair['generated']}"),
             (train_images[pair["train_feature"]], f"feat {pair['train_feature']} d={pair['feature_distance']:.3g}"),
@@ -183,8 +188,9 @@ def pairs_grid(
         if columns == 3:
             label = f"pix {pair['train_pixel']} d={pair['pixel_distance']:.3g}"
             tiles.append((train_images[pair["train_pixel"]], label))
+        x0, y = (index % across) * (group_width + group_gap), (index // across) * (tile + gap)
         for col, (image, label) in enumerate(tiles):
-            grid.paste(_labelled_tile(image, label, tile), (col * (tile + gap), row * (tile + gap)))
+            grid.paste(_labelled_tile(image, label, tile), (x0 + col * (tile + gap), y))
     return np.asarray(grid)
 
 

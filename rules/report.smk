@@ -1,0 +1,67 @@
+# Report stage: figures and tables for `snakemake --report results/report.html`.
+
+
+rule figure_curves:
+    input:
+        curves=results("stats", "curves.csv"),
+        best=results("stats", "best_checkpoints.csv"),
+        observations=results("stats", "observations.csv"),
+    output:
+        curves=report(results("figures", "curves_{metric}.png"), category="Scores over training",
+                      caption="../workflow/report/curves.rst"),
+        comparison=report(results("figures", "comparison_{metric}.png"), category="Compared iteration",
+                          caption="../workflow/report/comparison.rst"),
+    params:
+        compare=config["stats"]["compare_iteration"],
+        max_iteration=config["report"]["curve_max_iteration"],
+    log:
+        results("logs", "figures", "curves_{metric}.log"),
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/figure_curves.py"
+
+
+rule figure_losses:
+    input:
+        lambda wc: [results("runs", n, "losses.csv") for n in loss_groups()[wc.group]["experiments"]],
+    output:
+        report(results("figures", "losses_{group}.png"), category="Losses", caption="../workflow/report/losses.rst"),
+    params:
+        group=lambda wc: loss_groups()[wc.group],
+    log:
+        results("logs", "figures", "losses_{group}.log"),
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/figure_losses.py"
+
+
+rule figure_samples:
+    input:
+        lambda wc: [p for paths in sample_grid_inputs(wc.family).values() for p in paths],
+    output:
+        report(results("figures", "samples_{family}.png"), category="Samples", caption="../workflow/report/samples.rst"),
+    params:
+        grids=lambda wc: sample_grid_inputs(wc.family),
+    log:
+        results("logs", "figures", "samples_{family}.log"),
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/figure_samples.py"
+
+
+rule figure_memorization:
+    input:
+        pairs=lambda wc: results("scores", wc.experiment, f"{compare_iteration(wc.experiment)}.pairs.png"),
+        score=lambda wc: results("scores", wc.experiment, f"{compare_iteration(wc.experiment)}.json"),
+    output:
+        report(results("figures", "memorization_{experiment}.png"), category="Memorisation",
+               caption="../workflow/report/memorization.rst"),
+    log:
+        results("logs", "figures", "memorization_{experiment}.log"),
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/figure_memorization.py"

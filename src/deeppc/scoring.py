@@ -1,0 +1,126 @@
+"""Scoring one generator checkpoint: sample sets drawn and measured against real statistics.
+
+This is the score stage's unit of work (one job per experiment and
+checkpoint). Each repeat r draws `n` images from the generator with a seed
+derived from (root seed, "score", experiment, iteration, r), so any repeat can
+be regenerated from the names in its result. Every extractor gives its own
+Fréchet distance ("fid", "medfid", ...); KID, precision/recall and the
+memorisation check use the first extractor listed, which the result records.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from deeppc import __version__, files
+from deeppc.metrics import api, extractors
+from deeppc.metrics.stats_cache import FeatureStats
+from deeppc.models import generate, load_generator
+from deeppc.seeding import derive_seed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    experiment: str
+    iteration: int
+    checkpoint: Path
+    real: Mapping[str, Path]  # extractor name -> real training-set statistics (.npz)
+    holdout: Path  # first extractor's holdout statistics, for memorisation
+    train_images: Path  # the real training and holdout PNG folders (pixel-space memorisation)
+    holdout_images: Path
+    weights: Mapping[str, Path | None]  # extractor name -> weights file
+    repeats: int
+    n_images: int | None
+    seed: int
+    options: api.MetricOptions
+    random_init: frozenset[str] = frozenset()  # extractors on randomly initialised weights
+    batch_size: int = 64
+    feature_batch: int = 32
+    truncation_psi: float = 1.0
+    device: str = "cpu"
+
+
+def score_checkpoint(job: ScoreJob, out_json: str | os.PathLike, pairs_png: str | os.PathLike) -> dict[str, Any]:
+    """Score `job`, write its result (docs/contracts.md, score stage) and the closest pairs image."""
+    generator, meta = load_generator(job.checkpoint, job.device)
+    names = list(job.real)
+    nets = {name: extractors.create(name, job.weights.get(name), job.device) for name in names}
+    real = {name: FeatureStats.load(job.real[name]) for name in names}
+    primary = names[0]
+    reference = _reference(job, real[primary])
+    n = job.n_images or real[primary].n
+    repeats, warnings = [], []
+    for r in range(job.repeats):
+        seed = derive_seed(job.seed, "score", job.experiment, job.iteration, r)
+        images = _sample(generator, n, seed, job)
+        row: dict[str, Any] = {"repeat": r, "seed": seed}
+        for name in names:
+            result = api.score_images(
+                images, real[name], nets[name], api.METRICS if name == primary else ["fid"],
+                seed=seed, options=job.options, reference=reference if name == primary else None,
+                pairs_png=pairs_png if name == primary and r == 0 else None, batch_size=job.feature_batch,
+            )  # fmt: skip
+            warnings += [w for w in result.pop("warnings") if w not in warnings]
+            row.update(_metric_values(result))
+        repeats.append(row)
+        log.info("%s@%d repeat %d: %s", job.experiment, job.iteration, r, _brief(row))
+    record = _record(job, meta, nets, real, n, repeats, warnings)
+    files.write_json(out_json, record)
+    return record
+
+
+def _sample(generator, n: int, seed: int, job: ScoreJob):
+    if job.truncation_psi != 1.0 and hasattr(generator, "truncation_psi"):
+        generator.truncation_psi = job.truncation_psi
+    return generate(generator, n, seed, job.batch_size)
+
+
+def _reference(job: ScoreJob, train: FeatureStats) -> api.MemorizationReference:
+    from deeppc.data.imageset import load_folder
+
+    # pixel-space nearest neighbours need the images; features come from the caches
+    return api.MemorizationReference(
+        train=train, holdout=FeatureStats.load(job.holdout),
+        train_images=load_folder(job.train_images), holdout_images=load_folder(job.holdout_images),
+    )  # fmt: skip
+
+
+_BOOKKEEPING = {"extractor", "extractor_identity_sha256", "n_real", "n_fake", "seed", "n_train", "n_holdout"}
+
+
+def _metric_values(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in _BOOKKEEPING}
+
+
+def _brief(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float))
+
+
+def _record(job: ScoreJob, meta: dict, nets: dict, real: dict, n: int, repeats: list, warnings: list) -> dict:
+    identities = {name: net.identity() for name, net in nets.items()}
+    if job.random_init:
+        warnings = [*warnings, f"extractor(s) {', '.join(sorted(job.random_init))} use randomly initialised "
+                               "weights: scores are not comparable to published values"]  # fmt: skip
+    return {
+        "experiment": job.experiment,
+        "family": meta.get("family"),
+        "iteration": job.iteration,
+        "checkpoint": os.fspath(job.checkpoint),
+        "checkpoint_sha256": files.sha256_file(job.checkpoint),
+        "extractors": {net.frechet_key: name for name, net in nets.items()},
+        "extractor_identity": identities,
+        "primary_extractor": next(iter(nets)),
+        "real_content_sha256": {name: stats.content_hash for name, stats in real.items()},
+        "n_real": real[next(iter(real))].n,
+        "n_fake": n,
+        "repeats": repeats,
+        "warnings": warnings,
+        "comparable_to_published": not job.random_init,
+        "deeppc_version": __version__,
+    }

@@ -1,0 +1,19 @@
+"""Rule train_{experiment}: train (or resume) one experiment."""
+
+import sys
+from pathlib import Path
+
+from deeppc.cli.train import train_experiment
+from deeppc.logs import log_to_file
+from deeppc.train import from_config
+
+with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
+    settings = from_config(snakemake.config, snakemake.params.experiment)  # noqa: F821
+    code = train_experiment(
+        settings,
+        Path(snakemake.input.images) / "train",  # noqa: F821
+        Path(snakemake.output.summary).parent,  # noqa: F821
+        device=snakemake.params.device,  # noqa: F821
+        threads=snakemake.threads,  # noqa: F821
+    )
+sys.exit(code)
