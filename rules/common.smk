@@ -154,4 +154,6 @@ def figure_files():
     figures += [results("figures", f"losses_{g}.png") for g in loss_groups()]
     figures += [results("figures", f"samples_{f}.png") for f in FAMILIES]
     figures += [results("figures", f"memorization_{n}.png") for n in EXPERIMENTS]
+    if config["vtt"]["enabled"]:
+        figures.append(results("vtt"))
     return figures

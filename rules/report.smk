@@ -65,3 +65,27 @@ rule figure_memorization:
         ENV
     script:
         "../workflow/scripts/figure_memorization.py"
+
+
+if config["vtt"]["enabled"]:
+
+    rule vtt_kit:
+        # A blinded visual Turing test kit: K real and K generated images per model.
+        input:
+            images=results("data", config["train"]["view"]),
+            best=results("stats", "best_checkpoints.csv"),
+            ckpts=[results("runs", m, "ckpt", f"{k}.pt") for m in config["vtt"]["models"] for k in score_iterations(m)],
+        output:
+            directory(results("vtt")),
+        params:
+            vtt=config["vtt"],
+            metric=STATS_METRICS[0],
+            runs=results("runs"),
+            seed=config["seed"],
+            batch_size=config["score"]["batch_size"],
+        log:
+            results("logs", "vtt_kit.log"),
+        conda:
+            ENV
+        script:
+            "../workflow/scripts/vtt_kit.py"

@@ -16,7 +16,15 @@ from deeppc import __version__
 from deeppc.config import ConfigError
 
 # command-group modules, in the order they appear in --help
-GROUPS = ["deeppc.cli.data", "deeppc.cli.train", "deeppc.cli.metrics", "deeppc.cli.stats", "deeppc.cli.vtt"]
+GROUPS = [
+    "deeppc.cli.data",
+    "deeppc.cli.train",
+    "deeppc.cli.generate",
+    "deeppc.cli.metrics",
+    "deeppc.cli.medfid",
+    "deeppc.cli.stats",
+    "deeppc.cli.vtt",
+]
 
 
 class UserError(Exception):

@@ -1,0 +1,25 @@
+"""Generated image sets on disk: a checkpoint's samples as a folder of PNGs.
+
+Used wherever generated images must exist as files (a visual Turing test,
+a user's own downstream experiment); scoring draws its samples in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from deeppc import files
+from deeppc.models import generate, load_generator
+
+
+def write_samples(checkpoint: str | os.PathLike, n: int, seed: int, out: str | os.PathLike, *,
+                  batch_size: int = 64, device: str = "cpu") -> list[Path]:  # fmt: skip
+    """Write `n` images of the generator in `checkpoint` to `out` as gen-00000.png ... (seeded)."""
+    generator, _ = load_generator(checkpoint, device)
+    images = generate(generator, n, seed, batch_size)
+    out = Path(out)
+    paths = [out / f"gen-{i:05d}.png" for i in range(n)]
+    for path, image in zip(paths, images):
+        files.save_png(path, image)
+    return paths

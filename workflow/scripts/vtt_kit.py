@@ -1,0 +1,27 @@
+"""Rule vtt_kit: sample each model at its chosen checkpoint and draw the blinded kit."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from deeppc.logs import log_to_file
+from deeppc.report.vtt import make_kit
+from deeppc.sampling import write_samples
+from deeppc.seeding import derive_seed
+
+with log_to_file(snakemake.log[0]) as log:  # noqa: F821 (snakemake injects it)
+    sm = snakemake  # noqa: F821
+    vtt, out = sm.params.vtt, Path(sm.output[0])
+    best = pd.read_csv(sm.input.best)
+    best = best[best.metric == sm.params.metric].set_index("experiment")["best_iteration"]
+    fakes = {}
+    for model in vtt["models"]:
+        iteration = int(best[model]) if vtt["iteration"] == "best" else int(vtt["iteration"])
+        ckpt = Path(sm.params.runs) / model / "ckpt" / f"{iteration}.pt"
+        log.info("%s: sampling checkpoint %s", model, ckpt)
+        folder = out / "generated" / model
+        write_samples(ckpt, vtt["k"], derive_seed(sm.params.seed, "vtt", model, iteration), folder,
+                      batch_size=sm.params.batch_size)  # fmt: skip
+        fakes[model] = folder
+    make_kit(Path(sm.input.images) / "holdout", fakes, vtt["k"], out / "kit", derive_seed(sm.params.seed, "vtt"),
+             size=vtt["size"], embed=vtt["embed"])  # fmt: skip
