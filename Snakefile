@@ -26,6 +26,7 @@ deeppc_config.validate(config)
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/medfid.smk"
 include: "rules/train.smk"
 include: "rules/score.smk"
 include: "rules/stats.smk"
@@ -38,6 +39,7 @@ report: "workflow/report/workflow.rst"
 rule all:
     input:
         data_outputs(),
+        medfid_outputs(),
         stats_files(),
         figure_files(),
     default_target: True

@@ -157,3 +157,35 @@ def figure_files():
     if config["vtt"]["enabled"]:
         figures.append(results("vtt"))
     return figures
+
+
+# ------------------------------------------------------------------- medfid
+
+MEDFID = "medfid" in EXTRACTORS
+DISTORTIONS = ["blur", "noise", "salt_pepper", "blocks"]
+
+
+def medfid_data_root():
+    """Where medfid.sources' relative roots are read: the demo tree, else the working directory."""
+    return results("medfid", "demo") if config["medfid"]["demo"] else "."
+
+
+def medfid_sources():
+    if config["medfid"]["demo"]:
+        return [results("medfid", "demo")]
+    if not config["medfid"]["sources"]:
+        raise ValueError("config key 'medfid.sources' is empty: name the labelled radiograph datasets (MURA, LERA, ...)")
+    return [s["root"] for s in config["medfid"]["sources"]]
+
+
+def medfid_imagenet_weights():
+    entry = config["weights"].get(config["medfid"]["weights"])
+    if entry is None:
+        raise ValueError(f"config key 'weights.{config['medfid']['weights']}' is missing (medfid.weights names it)")
+    return [] if entry.get("random_init") else [entry["path"]]
+
+
+def medfid_outputs():
+    if not MEDFID:
+        return []
+    return [results("medfid", "metrics.json"), results("medfid", "validation", "summary.json")]

@@ -81,7 +81,8 @@ class Preprocessing:
     def from_dict(cls, data: Mapping[str, Any]) -> "Preprocessing":
         spec = cls(**data)
         if spec != cls(input_size=spec.input_size):
-            raise ValueError(f"unsupported MedFID preprocessing {dict(data)}; this version implements {cls().to_dict()}")
+            supported = cls(input_size=spec.input_size).to_dict()
+            raise ValueError(f"unsupported MedFID preprocessing {dict(data)}; this version implements {supported}")
         return spec
 
 

@@ -156,7 +156,8 @@ def read_folders(root: Path) -> list[Record]:
         for path in _image_files(class_dir):
             rel = path.relative_to(class_dir)
             group = rel.parts[0] if len(rel.parts) > 1 else f"{label}/{rel.name}"
-            records.append(Record(path, label, f"folders:{group}", "folders", f"folders:{path.relative_to(root).as_posix()}"))
+            key = f"folders:{path.relative_to(root).as_posix()}"
+            records.append(Record(path, label, f"folders:{group}", "folders", key))
     return records
 
 

@@ -45,10 +45,11 @@ def write_confusion(path: Path, counts: np.ndarray, classes: Sequence[str]) -> N
     write_text(path, _csv(["true \\ predicted", *classes], rows))
 
 
-def write_per_class(path: Path, counts: np.ndarray, classes: Sequence[str]) -> None:
+def write_per_class(path: Path, counts: np.ndarray, classes: Sequence[str], comparable: bool) -> None:
     accuracy = per_class_accuracy(counts)
-    rows = [[cls, int(counts[i].sum()), int(counts[i, i]), float(accuracy[i])] for i, cls in enumerate(classes)]
-    write_text(path, _csv(["class", "n", "correct", "accuracy"], rows))
+    rows = [[cls, int(counts[i].sum()), int(counts[i, i]), float(accuracy[i]), comparable]
+            for i, cls in enumerate(classes)]  # fmt: skip
+    write_text(path, _csv(["class", "n", "correct", "accuracy", "comparable_to_published"], rows))
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence]) -> str:

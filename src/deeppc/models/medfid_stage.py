@@ -185,9 +185,9 @@ def _write_reports(out: Path, run: Result, counts: np.ndarray, classes: list[str
     outputs.plot_curves(out / "training_curves.png", run.history, note)
     outputs.write_confusion(out / "confusion_matrix.csv", counts, classes)
     title = f"test split, selected epoch (phase {run.selected.phase}, epoch {run.selected.epoch}), " \
-            f"accuracy {metrics['test_accuracy']:.3f}"  # fmt: skip
+            f"accuracy {metrics['test_accuracy']:.3f}" + ("\nnot comparable to published MedFID" if note else "")
     outputs.plot_confusion(out / "confusion_matrix.png", counts, classes, title)
-    outputs.write_per_class(out / "per_class_accuracy.csv", counts, classes)
+    outputs.write_per_class(out / "per_class_accuracy.csv", counts, classes, metrics["comparable_to_published"])
     write_json(out / "metrics.json", metrics)
 
 

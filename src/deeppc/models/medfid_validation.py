@@ -77,7 +77,8 @@ def sweep(
             for ex in extractors:
                 fake = compute_stats(distorted, ex, array_hash(distorted), batch_size, progress)
                 row[ex.frechet_key] = frechet_distance_factors(fake.factor(), clean[ex.frechet_key].factor())
-            log.info("validation %s level %g: %s", family, level, {k: round(v, 4) for k, v in row.items() if k in clean})
+            scores = {k: round(v, 4) for k, v in row.items() if k in clean}
+            log.info("validation %s level %g: %s", family, level, scores)
             rows.append(row)
             examples[family][float(level)] = distorted[0]
     return Sweep(rows, examples, [ex.frechet_key for ex in extractors])
@@ -137,10 +138,12 @@ def write_outputs(
     out: Path, result: Sweep, table: list[dict], summary: Mapping, *, noise_sd: float, blocks_per_image: int
 ) -> None:
     """scores.csv, correlations.csv, correlations.md, one PNG per distortion, summary.json."""
-    write_text(out / "scores.csv", _csv(["distortion", "level", *result.metrics], result.rows))
+    flag = {"comparable_to_published": summary["comparable_to_published"]}  # on every row: tables travel alone
+    rows = [{**r, **flag} for r in result.rows]
+    write_text(out / "scores.csv", _csv(["distortion", "level", *result.metrics, *flag], rows))
     columns = ["distortion", "metric", "n_levels", "pearson_r", "pearson_p", "spearman_rho", "spearman_p",
-               "spearman_p_method"]
-    write_text(out / "correlations.csv", _csv(columns, table))
+               "spearman_p_method", *flag]  # fmt: skip
+    write_text(out / "correlations.csv", _csv(columns, [{**r, **flag} for r in table]))
     write_text(out / "correlations.md", correlations_markdown(table, summary))
     for family in result.examples:
         rows = [r for r in result.rows if r["distortion"] == family]
