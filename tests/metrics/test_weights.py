@@ -46,3 +46,15 @@ def test_fetch_with_wrong_hash_leaves_nothing(source, tmp_path):
     with pytest.raises(WeightsError, match="expected"):
         fetch(path.as_uri(), "f" * 64, out)
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_sha256_prefix_is_checked_like_torchvision_does(tmp_path):
+    from deeppc.files import sha256_file
+    from deeppc.metrics.weights import WeightsError, check
+
+    path = tmp_path / "inception_v3_google-xxxx.pth"
+    path.write_bytes(b"weights")
+    digest = sha256_file(path)
+    check(path, digest[:8])  # the 8 hex digits torchvision puts in its file names
+    with pytest.raises(WeightsError, match="expected"):
+        check(path, ("0" if digest[0] != "0" else "1") + digest[1:8])
