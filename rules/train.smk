@@ -10,6 +10,7 @@ for _name, _settings in SETTINGS.items():
             f"train_{_name}"
         input:
             images=results("data", _settings.view),
+            init=[_settings.init_from] if _settings.init_from else [],
         output:
             **run_files(_name),
         params:

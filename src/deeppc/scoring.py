@@ -76,9 +76,8 @@ def score_checkpoint(job: ScoreJob, out_json: str | os.PathLike, pairs_png: str 
 
 
 def _sample(generator, n: int, seed: int, job: ScoreJob):
-    if job.truncation_psi != 1.0 and hasattr(generator, "truncation_psi"):
-        generator.truncation_psi = job.truncation_psi
-    return generate(generator, n, seed, job.batch_size)
+    psi = job.truncation_psi if job.truncation_psi != 1.0 else None
+    return generate(generator, n, seed, job.batch_size, truncation_psi=psi)
 
 
 def _reference(job: ScoreJob, train: FeatureStats) -> api.MemorizationReference:

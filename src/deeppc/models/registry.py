@@ -1,17 +1,18 @@
 """Architectures and GAN families by name, generator checkpoints, and sampling.
 
-An *architecture* (``mlp``, ``dcgan``, later ``stylegan2``) supplies a
+An *architecture* (``mlp``, ``dcgan``, ``stylegan2``) supplies a
 generator and a discriminator factory. A *family* (``vanilla``, ``wgangp``,
-later ``stylegan2``) says what its loss needs from the discriminator (a
-probability or a raw critic score) and its per-architecture discriminator
-defaults; its loss phases live in ``deeppc.train.losses`` under the same name.
+``stylegan2``) says what its loss needs from the discriminator (a
+probability or a raw critic score), its per-architecture discriminator
+defaults and, if it is tied to some, the architectures it can train; its
+loss phases live in ``deeppc.train.losses`` under the same name.
 New entries are added with ``register_arch`` / ``register_family``; nothing
 else in the package needs to change.
 
 Generator checkpoints follow docs/contracts.md (format ``deeppc.generator/1``)
 and are rebuilt by ``load_generator``; ``generate`` samples any generator with
 a seed, in fixed-size batches so results never depend on how many images are
-asked for.
+asked for, with truncation for generators that support it (StyleGAN2).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from torch import nn
 from deeppc.data.imageset import unit_to_uint8
 from deeppc.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from deeppc.models.mlp import MLPDiscriminator, MLPGenerator
+from deeppc.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 CHECKPOINT_FORMAT = "deeppc.generator/1"
 
@@ -51,6 +53,7 @@ class Family:
     d_output: str  # "sigmoid" (probability) or "linear" (critic score)
     discriminator_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by arch
     description: str = ""
+    archs: tuple[str, ...] = ()  # the architectures its loss can train; () = any
 
 
 _ARCHS: dict[str, Arch] = {}
@@ -156,7 +159,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64) -> np.ndarray:
+def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64,
+             truncation_psi: float | None = None) -> np.ndarray:
     """`n` images from `generator` as uint8 (n, H, W), reproducible from `seed`.
 
     Latents are drawn on the CPU from a generator seeded with `seed`, one full
@@ -164,9 +168,15 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64) -> n
     dropped), so image i depends only on (weights, seed, batch_size) even for
     networks that normalise with batch statistics, and CPU and GPU see the same
     latents. The module's train/eval mode is restored afterwards.
+    ``truncation_psi`` < 1 pulls the latents towards the average (generators
+    with ``supports_truncation`` only); None leaves the generator's default.
     """
     if n < 0 or batch_size < 1:
         raise ValueError("generate needs n >= 0 and batch_size >= 1")
+    supports = getattr(generator, "supports_truncation", False)
+    if truncation_psi not in (None, 1) and not supports:
+        raise ValueError(f"{type(generator).__name__} does not support truncation (truncation_psi must be 1)")
+    kwargs = {"truncation_psi": float(truncation_psi)} if truncation_psi is not None and supports else {}
     device = next(generator.parameters()).device
     size = generator.image_size
     rng = torch.Generator().manual_seed(int(seed))
@@ -176,7 +186,7 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64) -> n
     try:
         for start in range(0, math.ceil(n / batch_size) * batch_size, batch_size):
             z = torch.randn(batch_size, generator.latent_dim, generator=rng)
-            images = generator(z.to(device)).float()[: n - start, 0]
+            images = generator(z.to(device), **kwargs).float()[: n - start, 0]
             out[start : start + images.shape[0]] = unit_to_uint8(images.cpu().numpy())
     finally:
         generator.train(was_training)
@@ -185,5 +195,8 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64) -> n
 
 register_arch(Arch("mlp", MLPGenerator, MLPDiscriminator, "fully-connected GAN of the study (PyTorch-GAN)"))
 register_arch(Arch("dcgan", DCGANGenerator, DCGANDiscriminator, "convolutional DCGAN-style baseline"))
+register_arch(Arch("stylegan2", StyleGAN2Generator, StyleGAN2Discriminator, "StyleGAN2, 1-channel, pure PyTorch"))
 register_family(Family("vanilla", "sigmoid", {"dcgan": {"norm": "batch"}}, "BCE GAN, non-saturating G loss"))
 register_family(Family("wgangp", "linear", {"dcgan": {"norm": "layer"}}, "Wasserstein GAN with gradient penalty"))
+register_family(Family("stylegan2", "linear", {}, "StyleGAN2 logistic loss, lazy R1 and path length, ADA",
+                       archs=("stylegan2",)))

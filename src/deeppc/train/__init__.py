@@ -9,6 +9,7 @@ from deeppc.train.loop import Trainer, run
 from deeppc.train.rundir import RunPaths
 from deeppc.train.settings import TrainSettings, from_config
 from deeppc.train.signals import Interrupted
+from deeppc.train.stylegan2_loss import StyleGAN2Loss  # registers the stylegan2 family's loss
 
 EXIT_DIVERGED = 3  # distinct from a crash (1), a usage/config error (2) and a signal (128 + n)
 
@@ -19,6 +20,7 @@ __all__ = [
     "Interrupted",
     "PhaseContext",
     "RunPaths",
+    "StyleGAN2Loss",
     "TrainSettings",
     "Trainer",
     "build_loss",

@@ -9,11 +9,17 @@ the divergence stop and summary.json.
 Every random number of a run comes from three places, all derived from the
 config's seed and the experiment name: the initial weights (``init``), one
 CPU torch.Generator for latents, penalty mixing weights and augmentation
-(``noise``), and the per-epoch data permutation (``data``).
+(``noise``; a loss may seed device generators from it), and the per-epoch
+data permutation (``data``).
+
+The exported generator (checkpoints, sample grids) is G, or its moving
+average G_ema when ``ema_kimg`` > 0; ``init_from`` starts G, D and G_ema
+from another run's weights before any resume state is applied.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
@@ -32,12 +38,14 @@ from deeppc.train import rundir
 from deeppc.train import state as resume_state
 from deeppc.train.augment import DiffAugment
 from deeppc.train.checkpoint import save_generator, save_samples
+from deeppc.train.ema import ema_beta, update_ema
 from deeppc.train.losses import PhaseContext, build_loss
 from deeppc.train.losslog import Diverged, LossLog
 from deeppc.train.rundir import RunPaths
 from deeppc.train.sampler import EpochSampler
 from deeppc.train.settings import TrainSettings
 from deeppc.train.signals import Interrupted, StopRequests
+from deeppc.train.transfer import initialize
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +71,16 @@ class Trainer:
             D = build_discriminator(settings.family, settings.arch, settings.image_size, **settings.discriminator)
         self.G = G.to(device, memory_format=self.memory_format).train()
         self.D = D.to(device, memory_format=self.memory_format).train()
-        self.opt_G = self._adam(self.G)
-        self.opt_D = self._adam(self.D)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if settings.ema_kimg > 0 else None
+        self.init_sha256 = None
+        if settings.init_from:
+            nets = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+            self.init_sha256 = initialize(nets, settings.init_from, settings.arch)
         self.loss = build_loss(settings.family, self.G, self.D, **settings.loss)
+        self.opt_G = self._adam(self.G, "G")
+        self.opt_D = self._adam(self.D, "D")
+        if settings.compile:
+            self.loss.compile()
         self.augment = DiffAugment(settings.augment) if settings.augment else None
         self.autocast = devices.autocast(device, settings.amp)
         self.noise = torch.Generator().manual_seed(seeds["noise"])
@@ -73,12 +88,24 @@ class Trainer:
         self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device)
         self.iteration = 0
 
-    def _adam(self, net: torch.nn.Module) -> torch.optim.Adam:
+    def _adam(self, net: torch.nn.Module, name: str) -> torch.optim.Adam:
         # fused Adam: same update rule as the default loop implementation, one
         # pass over memory instead of several (about 10x faster for the 67M-weight
         # output layer on a CPU); results differ from it only in the last bit
         s = self.settings
-        return torch.optim.Adam(net.parameters(), lr=s.lr, betas=tuple(s.betas), fused=s.fused_adam or None)
+        lr, betas = self.loss.optimizer_settings(name, s.lr, (float(s.betas[0]), float(s.betas[1])))
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=s.fused_adam or None)
+
+    def exported_generator(self) -> torch.nn.Module:
+        """The generator that checkpoints and sample grids show: G_ema if averaging, else G."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def images_seen(self, iteration: int) -> int:
+        """Training images shown to D in iterations 1..`iteration` (only an epoch's last batch is short)."""
+        sampler = self.sampler
+        epochs, position = divmod(iteration, sampler.batches_per_epoch)
+        per_epoch = sampler.batches_per_epoch * sampler.batch_size if sampler.drop_last else sampler.n_items
+        return epochs * per_epoch + position * sampler.batch_size
 
     def real_batch(self, iteration: int) -> torch.Tensor:
         """Batch of 1-based `iteration` as float (N, 1, H, W) in [-1, 1] (x / 127.5 - 1)."""
@@ -99,11 +126,16 @@ class Trainer:
             logged.update(self.loss.run(phase, ctx))
             opt.step()
             frozen.requires_grad_(True)
+        if self.G_ema is not None:
+            s = self.settings
+            update_ema(self.G_ema, self.G, ema_beta(ctx.batch_size, self.images_seen(iteration - 1), s.ema_kimg,
+                                                    s.ema_rampup))
+        logged.update(self.loss.end_iteration(iteration, ctx))
         self.iteration = iteration
         return logged
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "iteration": self.iteration,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
@@ -113,8 +145,15 @@ class Trainer:
             "noise": self.noise.get_state(),
             "sampler": self.sampler.state(self.iteration),
         }
+        if self.G_ema is not None:
+            state["G_ema"] = self.G_ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if (self.G_ema is not None) != ("G_ema" in state):
+            raise ValueError("resume state and settings disagree on the generator average (ema_kimg)")
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.opt_G.load_state_dict(state["opt_G"])
@@ -146,7 +185,8 @@ def run(
     devices.configure(device, settings.deterministic, settings.tf32)
     trainer = Trainer(settings, images, device)
     run_info = {"data_sha256": data_fingerprint(images), "config_sha256": settings.sha256(),
-                "math_sha256": settings.sha256(math_only=True), "device": devices.describe(device)}
+                "math_sha256": settings.sha256(math_only=True), "device": devices.describe(device),
+                "init_sha256": trainer.init_sha256}
     history, losses_bytes = _resume_or_start(paths, trainer, run_info)
     losses = LossLog(paths.work_of(paths.losses), trainer.loss.columns, settings.experiment, losses_bytes)
     rundir.publish(paths.work_of(paths.losses), paths.losses)
@@ -211,6 +251,8 @@ def _unusable(state: dict, paths: RunPaths, trainer: Trainer, run_info: dict) ->
         return "it was written for different training settings"
     if state["data_sha256"] != run_info["data_sha256"]:
         return "it was written for different training images"
+    if state.get("init_sha256") != run_info["init_sha256"]:
+        return "it was written for a different init_from file"
     if state["trainer"]["iteration"] > trainer.settings.iterations:
         return "it is past the planned number of iterations"
     work_losses = paths.work_of(paths.losses)
@@ -250,10 +292,11 @@ def _write_checkpoint(paths: RunPaths, trainer: Trainer, iteration: int, config_
     """Sample grid always, generator checkpoint if kept: written to state/, published as links."""
     s = trainer.settings
     written = [paths.sample(iteration)]
-    save_samples(paths.work_of(written[0]), trainer.G, s)
+    G = trainer.exported_generator()
+    save_samples(paths.work_of(written[0]), G, s)
     if iteration in s.kept_checkpoints():
         written.append(paths.checkpoint(iteration))
-        save_generator(paths.work_of(written[1]), trainer.G, s, iteration, config_sha256)
+        save_generator(paths.work_of(written[1]), G, s, iteration, config_sha256)
     for path in written:
         rundir.publish(paths.work_of(path), path)
 
@@ -284,6 +327,9 @@ def _summary(paths: RunPaths, trainer: Trainer, run_info: dict, history: dict, s
         "iterations": trainer.iteration if diverged is None else diverged.iteration,
         "iterations_planned": s.iterations,
         "definition_of_iteration": "one discriminator/critic minibatch update",
+        "images_seen": trainer.images_seen(trainer.iteration if diverged is None else diverged.iteration),
+        "exported_generator": "G_ema" if trainer.G_ema is not None else "G",
+        "init_sha256": run_info["init_sha256"],
         "wall_time_s": round(history["wall_time_s"], 3),
         "resumed_from": history["resumed_from"],
         "device": run_info["device"],

@@ -8,6 +8,12 @@ scalars to log. Anything a later phase of the same iteration needs (e.g. the
 fakes of the G phase) goes through ``ctx.scratch``; state that must survive
 an iteration (StyleGAN2's path-length mean, say) belongs in ``state_dict``.
 
+Hooks with neutral defaults: ``optimizer_settings`` (Adam lr/betas per
+network, rescaled by lazy regularisation), ``end_iteration`` (after all
+phases and optimizer steps: per-iteration bookkeeping such as ADA's p,
+returning more scalars to log), ``check_options`` (option ranges, checked
+with the config) and ``compile``.
+
 A family registers its loss class under its name with ``register_loss``; its
 ``columns`` are the losses.csv columns after ``iteration`` (``d_loss`` and
 ``g_loss`` first, then the family's extras).
@@ -80,6 +86,22 @@ class GANLoss:
     def run(self, phase: str, ctx: PhaseContext) -> dict[str, torch.Tensor]:
         """Forward and backward of one phase; returns detached scalars to log."""
         raise NotImplementedError
+
+    @staticmethod
+    def check_options(options: Mapping[str, Any]) -> None:
+        """Raise ValueError for option values out of range (names are checked by ``loss_kwargs``)."""
+
+    def optimizer_settings(self, net: str, lr: float, betas: tuple[float, float]) -> tuple[float, tuple[float, float]]:
+        """Adam (lr, betas) for network "G" or "D"; lazy regularisation rescales them."""
+        return lr, betas
+
+    def end_iteration(self, iteration: int, ctx: PhaseContext) -> dict[str, torch.Tensor]:
+        """Called after all phases of an iteration (and its optimizer steps); returns scalars to log."""
+        return {}
+
+    def compile(self) -> None:
+        """Switch the phases that allow it to torch.compile'd networks (``compile: true``)."""
+        raise ValueError(f"the {self.family} family does not support compile: true")
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -253,7 +275,9 @@ def loss_kwargs(family: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
         raise ValueError(f"unknown loss option(s) {', '.join(unknown)} for {family}; allowed: {', '.join(params)}")
-    return {name: kwargs.get(name, p.default) for name, p in params.items()}
+    resolved = {name: kwargs.get(name, p.default) for name, p in params.items()}
+    loss_class(family).check_options(resolved)
+    return resolved
 
 
 def build_loss(family: str, G: nn.Module, D: nn.Module, **kwargs: Any) -> GANLoss:

@@ -7,7 +7,10 @@ defaults below (kept equal to the schema's defaults for the same keys).
 
 Definitions used everywhere (README, losses.csv, checkpoints):
 an **iteration** is one discriminator/critic minibatch update. Iterations are
-numbered from 1; checkpoint ``ckpt/{k}.pt`` holds the generator after k of them.
+numbered from 1; checkpoint ``ckpt/{k}.pt`` holds the generator after k of them
+(its exponential moving average when ``ema_kimg`` > 0). Images seen (kimg)
+are a function of the iteration (``Trainer.images_seen``), never a second
+counter.
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class TrainSettings:
     fused_adam: bool = True
     log_every: int = 100
     view: str = "LAT"
+    ema_kimg: float = 0.0  # half-life of the generator's weight average in kimg; 0 = no average
+    ema_rampup: float | None = None  # early on, half-life <= this fraction of the images seen
+    init_from: str | None = None  # start from our generator checkpoint or an official StyleGAN2-ADA pickle
+    compile: bool = False  # torch.compile the networks of the phases that allow it
 
     def __post_init__(self) -> None:
         _check(self)
@@ -114,6 +121,7 @@ def _check(s: TrainSettings) -> None:
     for key, names in (("family", registry.family_names()), ("arch", registry.arch_names())):
         if getattr(s, key) not in names:
             _fail(s, key, f"unknown {getattr(s, key)!r}; choose one of {', '.join(names)}")
+    _check_additions(s)
     try:
         registry.generator_kwargs(s.arch, **s.generator)
         registry.discriminator_kwargs(s.family, s.arch, **s.discriminator)
@@ -133,6 +141,24 @@ def _check(s: TrainSettings) -> None:
                 f"{missing} are not checkpoint iterations (multiples of checkpoint_every={s.checkpoint_every} "
                 f"up to iterations={s.iterations}, or the last iteration)",
             )
+
+
+def _check_additions(s: TrainSettings) -> None:
+    """Family/architecture pairing, the weight average, the initial weights and compile."""
+    from deeppc.models import registry
+    from deeppc.train.losses import GANLoss, loss_class
+
+    archs = registry.get_family(s.family).archs
+    if archs and s.arch not in archs:
+        _fail(s, "arch", f"family {s.family!r} trains arch {' or '.join(archs)}, not {s.arch!r}")
+    if not isinstance(s.ema_kimg, (int, float)) or s.ema_kimg < 0:
+        _fail(s, "ema_kimg", "must be a number >= 0 (0: no weight average)")
+    if s.ema_rampup is not None and not (isinstance(s.ema_rampup, (int, float)) and s.ema_rampup > 0):
+        _fail(s, "ema_rampup", "must be a number > 0 or null")
+    if s.init_from is not None and (not isinstance(s.init_from, str) or not s.init_from):
+        _fail(s, "init_from", "must be a file path or null")
+    if s.compile and loss_class(s.family).compile is GANLoss.compile:
+        _fail(s, "compile", f"the {s.family} family does not support it")
 
 
 _FIELDS = {f.name for f in dataclasses.fields(TrainSettings)}

@@ -2,12 +2,15 @@
 
 Saved atomically to runs/{experiment}/state/resume.pt every ``state_every``
 iterations and on SIGTERM; removed when the run finishes. It holds the
-weights of G and D (BatchNorm running statistics included), both optimizers'
-moments and step counts, the loss object's own state, the run's noise
-stream, the global RNGs (Python, numpy, torch CPU and CUDA) though training
-draws from none of them, the data sampler's position, the byte length of
-losses.csv at that iteration, and fingerprints of the settings and the data
-so a state is never applied to a different experiment.
+weights of G and D (BatchNorm running statistics included) and of G_ema
+when the generator is averaged, both optimizers' moments and step counts,
+the loss object's own state (StyleGAN2: path-length mean, ADA p and its
+sign statistics), the run's noise stream, the global RNGs (Python, numpy,
+torch CPU and CUDA) though the built-in losses draw from none of them, the
+data sampler's position, the byte length of losses.csv at that iteration,
+and fingerprints of the settings, the data and the ``init_from`` file so a
+state is never applied to a different experiment. Images seen are a
+function of the iteration, not saved apart.
 """
 
 from __future__ import annotations

@@ -1,0 +1,44 @@
+"""Shared helpers for the StyleGAN2 tests: tiny 32 px networks and a toy image set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deeppc.train import TrainSettings
+
+SIZE = 32
+# narrow networks keep CPU tests fast; the structure (blocks, skips, mbstd, mapping) is the full one
+GENERATOR = {"w_dim": 32, "mapping_layers": 2, "channel_base": 512, "channel_max": 32}
+DISCRIMINATOR = {"channel_base": 512, "channel_max": 32}
+
+
+def blob_images(n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
+    """Toy 'radiographs': a bright disc with a darker bar on black, random placement."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    images = np.zeros((n, size, size), dtype=np.uint8)
+    for image in images:
+        cy, cx = rng.uniform(size * 0.3, size * 0.7, 2)
+        radius = rng.uniform(size * 0.12, size * 0.25)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] = 220
+        image[int(cy) : int(cy) + 2, :] //= 2
+    return images
+
+
+def tiny(**overrides) -> TrainSettings:
+    base = dict(experiment="sg", family="stylegan2", arch="stylegan2", lr=0.0025, betas=(0.0, 0.99), image_size=SIZE,
+                latent_dim=32, batch_size=4, iterations=12, checkpoint_every=6, sample_count=4, seed=11,
+                generator=GENERATOR, discriminator=DISCRIMINATOR, drop_last=True, ema_kimg=0.01, ema_rampup=0.05,
+                loss={"r1_gamma": 0.1})
+    return TrainSettings(**{**base, **overrides})
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # bit-identity needs a fixed thread count; one thread is fastest for tiny nets on a shared machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
