@@ -59,18 +59,26 @@ def _leading(run: np.ndarray) -> int:
     return int(np.argmin(run)) if not run.all() else len(run)
 
 
-def _bands(display: np.ndarray, t: Thresholds) -> dict[str, float]:
-    """Depth of uniform, non-dark border bands (collimation, frames) per side."""
-    depths = {}
+def _line_stats(display: np.ndarray, t: Thresholds) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per side, each line's median and whether it is uniform (within band_tol of it)."""
+    stats = {}
     for side in SIDES:
         lines = _lines(display, side)
         median = np.median(lines, axis=1)
-        uniform = (np.abs(lines - median[:, None]) <= t.band_tol).mean(axis=1) >= t.band_fill
-        depths[side] = _leading(uniform & (median > t.dark)) / len(lines)
+        stats[side] = (median, (np.abs(lines - median[:, None]) <= t.band_tol).mean(axis=1) >= t.band_fill)
+    return stats
+
+
+def _bands(stats: dict, t: Thresholds, inverted: bool) -> dict[str, float]:
+    """Depth of uniform, non-dark border bands (collimation, frames) per side, air shown dark."""
+    depths = {}
+    for side, (median, uniform) in stats.items():
+        shown = 1.0 - median if inverted else median
+        depths[side] = _leading(uniform & (shown > t.dark)) / len(median)
     return depths
 
 
-def _white_frames(display: np.ndarray, t: Thresholds) -> dict[str, float]:
+def _white_frames(stats: dict, t: Thresholds) -> dict[str, float]:
     """Depth of white border bands that end in a straight, sharp edge.
 
     A frame or collimator edge gives way to a darker field within a couple of
@@ -78,14 +86,11 @@ def _white_frames(display: np.ndarray, t: Thresholds) -> dict[str, float]:
     next lines staying mostly white, so it is not counted here.
     """
     depths = {}
-    for side in SIDES:
-        lines = _lines(display, side)
-        median = np.median(lines, axis=1)
-        uniform = (np.abs(lines - median[:, None]) <= t.band_tol).mean(axis=1) >= t.band_fill
+    for side, (median, uniform) in stats.items():
         depth = _leading(uniform & (median >= t.bright))
         following = median[depth + 1 : depth + 5]  # past the edge's blur
         sharp = following.size > 0 and following.min() < t.bright - 0.3
-        depths[side] = depth / len(lines) if depth and sharp else 0.0
+        depths[side] = depth / len(median) if depth and sharp else 0.0
     return depths
 
 
@@ -137,7 +142,8 @@ def audit(display: np.ndarray, raw: np.ndarray, t: Thresholds = Thresholds()) ->
     constant = _constant_frames(raw, t)
     black = _padded_frames(display, constant, t, dark=True)
     padded_white = _padded_frames(display, constant, t, dark=False)
-    white = _white_frames(display, t)
+    stats = _line_stats(display, t)
+    white = _white_frames(stats, t)
     m["black_border_depth"] = max(black.values())
     # polarity with frames removed: white air of an inverted image is not a frame
     framed = {s: max(constant[s], white[s]) for s in SIDES}
@@ -147,7 +153,7 @@ def audit(display: np.ndarray, raw: np.ndarray, t: Thresholds = Thresholds()) ->
     inverted = m["bright_share"] >= t.inverted_bright and m["bright_share"] > 2 * m["dark_share"]
     m["white_border_depth"] = max(padded_white[s] if inverted else max(white[s], padded_white[s]) for s in SIDES)
     upright = 1.0 - display if inverted else display  # air dark from here on
-    bands = _bands(upright, t)
+    bands = _bands(stats, t, inverted)
     m["band_depth"] = max(bands.values())
     content = _trim(upright, {s: max(bands[s], framed[s]) for s in SIDES})
     foreground = content > t.foreground

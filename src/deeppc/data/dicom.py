@@ -93,9 +93,9 @@ def decode(ds: Dataset, percentiles: tuple[float, float], use_dicom_window: bool
     check_grayscale_image(ds, meta)
     raw = _first_frame(ds, meta)
     values = _modality_lut(raw, ds)
-    image, meta["window_source"] = _voi(values, ds, percentiles, use_dicom_window)
+    image, meta["window_source"] = _voi(values, raw, ds, percentiles, use_dicom_window)
     if _inverted_polarity(ds):
-        image = 1.0 - image
+        np.subtract(1.0, image, out=image)
     padding = _padding_mask(raw, ds)
     if padding is not None:
         image[padding] = 0.0
@@ -127,6 +127,12 @@ def _first_frame(ds: Dataset, meta: dict[str, Any]) -> np.ndarray:
     return arr
 
 
+def _is_identity_rescale(ds: Dataset) -> bool:
+    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    return "ModalityLUTSequence" not in ds and slope == 1.0 and intercept == 0.0
+
+
 def _modality_lut(raw: np.ndarray, ds: Dataset) -> np.ndarray:
     if "ModalityLUTSequence" in ds:
         from pydicom.pixels import apply_modality_lut
@@ -140,12 +146,15 @@ def _modality_lut(raw: np.ndarray, ds: Dataset) -> np.ndarray:
     return values
 
 
-def _voi(values: np.ndarray, ds: Dataset, percentiles: tuple[float, float], use_dicom: bool) -> tuple[np.ndarray, str]:
+def _voi(values: np.ndarray, raw: np.ndarray, ds: Dataset, percentiles: tuple[float, float],
+         use_dicom: bool) -> tuple[np.ndarray, str]:  # fmt: skip
     if use_dicom and "VOILUTSequence" in ds:
         from pydicom.pixels import apply_voi
 
+        # a LUT is indexed by integers: the stored values, or the rescaled ones rounded
+        index = raw if _is_identity_rescale(ds) else np.rint(values).astype(np.int64)
         lut_bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        out = apply_voi(values, ds).astype(np.float32) / np.float32(2**lut_bits - 1)
+        out = apply_voi(index, ds).astype(np.float32) / np.float32(2**lut_bits - 1)
         return np.clip(out, 0.0, 1.0), "voi_lut"
     window = _window(ds) if use_dicom else None
     if window is not None:

@@ -22,7 +22,7 @@ def pixel_hash(raw: np.ndarray) -> str:
     native = np.ascontiguousarray(raw, dtype=raw.dtype.newbyteorder("<"))  # big-endian files: same pixels
     h = hashlib.sha256()
     h.update(f"{native.dtype.str}{native.shape}".encode())
-    h.update(native.tobytes())
+    h.update(memoryview(native).cast("B"))
     return h.hexdigest()
 
 

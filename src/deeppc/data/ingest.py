@@ -191,7 +191,7 @@ def _finish(decoded: dicom.Decoded, staged: Path, opts: IngestOptions, result: F
     result.measures = checked.measures
     result.pixel_hash = pixel_hash(decoded.raw)
     result.phash = perceptual_hash(thumb)
-    files.save_png(staged, thumb)
+    files.save_png(staged, thumb, durable=False)  # the stage publishes the folder, then syncs its tables
     result.staged = os.fspath(staged)
 
 
