@@ -92,14 +92,45 @@ def decode(ds: Dataset, percentiles: tuple[float, float], use_dicom_window: bool
     meta = header_meta(ds)
     check_grayscale_image(ds, meta)
     raw = _first_frame(ds, meta)
-    values = _modality_lut(raw, ds)
-    image, meta["window_source"] = _voi(values, raw, ds, percentiles, use_dicom_window)
-    if _inverted_polarity(ds):
-        np.subtract(1.0, image, out=image)
+    inverted = _inverted_polarity(ds)
+    linear = _linear_display(raw, ds, percentiles, use_dicom_window)
+    if linear is not None:  # rescale, linear window and polarity as one affine map of the stored values
+        scale, offset, meta["window_source"] = linear
+        image = _affine(raw, -scale if inverted else scale, 1.0 - offset if inverted else offset)
+    else:
+        image, meta["window_source"] = _voi(_modality_lut(raw, ds), raw, ds, percentiles, use_dicom_window)
+        if inverted:
+            np.subtract(1.0, image, out=image)
     padding = _padding_mask(raw, ds)
     if padding is not None:
         image[padding] = 0.0
     return Decoded(image=np.ascontiguousarray(image, dtype=np.float32), raw=raw, meta=meta)
+
+
+def _linear_display(raw: np.ndarray, ds: Dataset, percentiles: tuple[float, float],
+                    use_dicom: bool) -> tuple[float, float, str] | None:  # fmt: skip
+    """(scale, offset, source) with display = clip(raw * scale + offset), when the chain is linear."""
+    if "ModalityLUTSequence" in ds or (use_dicom and "VOILUTSequence" in ds):
+        return None
+    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    window = _window(ds) if use_dicom else None
+    if window is not None:
+        if window[2] == "SIGMOID":
+            return None
+        low, span = window_range(*window)
+        source = "window"
+    else:
+        low, high = _percentile_range(raw, percentiles, slope, intercept)
+        low, span, source = low, high - low, "percentile"
+    return slope / span, (intercept - low) / span, source
+
+
+def _affine(raw: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    out = raw.astype(np.float32)
+    out *= np.float32(scale)
+    out += np.float32(offset)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def check_grayscale_image(ds: Dataset, meta: dict[str, Any]) -> None:
@@ -171,25 +202,36 @@ def _window(ds: Dataset) -> tuple[float, float, str] | None:
     return float(center), float(width), str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
 
 
+def window_range(center: float, width: float, function: str = "LINEAR") -> tuple[float, float]:
+    """(low, span) of a linear DICOM window (PS3.3 C.11.2.1.2/3): display = (value - low) / span."""
+    if function == "LINEAR_EXACT":
+        return center - width / 2.0, width
+    # LINEAR; unknown functions fall back to it as the standard says
+    return (center - 0.5) - (width - 1.0) / 2.0, max(width - 1.0, 1.0)
+
+
 def apply_window(values: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:
     """DICOM window (PS3.3 C.11.2.1.2/3) mapped to [0, 1]."""
     if function == "SIGMOID":
         out = 1.0 / (1.0 + np.exp(-4.0 * (values - np.float32(center)) / np.float32(width)))
         return out.astype(np.float32)
-    if function == "LINEAR_EXACT":
-        low, span = center - width / 2.0, width
-    else:  # LINEAR; unknown functions fall back to it as the standard says
-        low, span = (center - 0.5) - (width - 1.0) / 2.0, max(width - 1.0, 1.0)
+    low, span = window_range(center, width, function)
     out = (values - np.float32(low)) / np.float32(span)
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def _percentile_range(values: np.ndarray, percentiles: tuple[float, float], slope: float = 1.0,
+                      intercept: float = 0.0) -> tuple[float, float]:  # fmt: skip
+    """Robust (low, high) from percentiles of a strided subsample, after rescale."""
+    stride = max(1, max(values.shape) // _PERCENTILE_STRIDE_TARGET)
+    sample = values[::stride, ::stride].astype(np.float64) * slope + intercept
+    low, high = np.percentile(sample, percentiles)
+    return float(low), float(high) if high > low else float(low) + 1.0
+
+
 def percentile_window(values: np.ndarray, percentiles: tuple[float, float]) -> np.ndarray:
     """Robust window from low/high percentiles, on a strided subsample for speed."""
-    stride = max(1, max(values.shape) // _PERCENTILE_STRIDE_TARGET)
-    low, high = np.percentile(values[::stride, ::stride], percentiles)
-    if high <= low:
-        high = low + 1.0
+    low, high = _percentile_range(values, percentiles)
     out = (values - np.float32(low)) / np.float32(high - low)
     return np.clip(out, 0.0, 1.0, out=out)
 
