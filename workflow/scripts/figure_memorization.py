@@ -3,6 +3,7 @@
 import json
 
 from deeppc.logs import log_to_file
+from deeppc.provenance import record
 from deeppc.report.figures import memorization_figure
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
@@ -13,3 +14,4 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
                 f"training image than {first['mem_quantile']:.0%} of held-out images are")  # fmt: skip
     memorization_figure(sm.input.pairs, sm.output[0], title=f"{sm.wildcards.experiment}: nearest training images",
                         subtitle=subtitle)  # fmt: skip
+    record(snakemake)  # noqa: F821

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from deeppc.data import stage
 from deeppc.logs import log_to_file
+from deeppc.provenance import record
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
     stage.run(
@@ -13,3 +14,4 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         snakemake.params.seed,  # noqa: F821
         threads=snakemake.threads,  # noqa: F821
     )
+    record(snakemake)  # noqa: F821

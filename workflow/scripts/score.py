@@ -4,6 +4,7 @@ from pathlib import Path
 
 from deeppc.logs import log_to_file
 from deeppc.metrics.api import MetricOptions
+from deeppc.provenance import record
 from deeppc.scoring import ScoreJob, score_checkpoint
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
@@ -30,3 +31,4 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         device=sm.params.device,
     )
     score_checkpoint(job, sm.output.json, sm.output.pairs)
+    record(snakemake)  # noqa: F821

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from deeppc.cli.train import train_experiment
 from deeppc.logs import log_to_file
+from deeppc.provenance import record
 from deeppc.train import from_config
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
@@ -16,4 +17,6 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         device=snakemake.params.device,  # noqa: F821
         threads=snakemake.threads,  # noqa: F821
     )
+    if code == 0:
+        record(snakemake)  # noqa: F821
 sys.exit(code)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from deeppc.logs import log_to_file
+from deeppc.provenance import record
 from deeppc.report.vtt import make_kit
 from deeppc.sampling import write_samples
 from deeppc.seeding import derive_seed
@@ -25,3 +26,4 @@ with log_to_file(snakemake.log[0]) as log:  # noqa: F821 (snakemake injects it)
         fakes[model] = folder
     make_kit(Path(sm.input.images) / "holdout", fakes, vtt["k"], out / "kit", derive_seed(sm.params.seed, "vtt"),
              size=vtt["size"], embed=vtt["embed"])  # fmt: skip
+    record(snakemake)  # noqa: F821

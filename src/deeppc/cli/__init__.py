@@ -24,6 +24,7 @@ GROUPS = [
     "deeppc.cli.medfid",
     "deeppc.cli.stats",
     "deeppc.cli.vtt",
+    "deeppc.cli.audit",
 ]
 
 
