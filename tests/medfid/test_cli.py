@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 import deeppc.cli as cli
-from deeppc.models.medfid_config import SCHEMA_FRAGMENT, load_config
+from deeppc.config import load as load_config
+from deeppc.config import schema
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_unknown_medfid_key_and_missing_weights_are_named(main, tiny, tmp_path, 
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**tiny, "medfid": {**tiny["medfid"], "phase3": {}}}))
     assert main(["medfid", "train", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
-    assert "config key 'medfid'" in capsys.readouterr().err
+    assert "config key 'medfid.phase3': unknown key" in capsys.readouterr().err
     del tiny["weights"]["imagenet_inception_v3"]
     path.write_text(yaml.safe_dump(tiny))
     assert main(["medfid", "train", "--config", str(path), "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
@@ -55,4 +56,4 @@ def test_schema_fragment_defaults_are_the_papers(tmp_path):
     assert section["phase1"] == {"epochs": 50, "optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.9}
     assert section["phase2"]["epochs"] == 20 and section["phase2"]["unfreeze"] == ["Mixed_7b", "Mixed_7c"]
     assert section["input_size"] == 299 and len(section["classes"]) == 7
-    assert SCHEMA_FRAGMENT["properties"]["validation"]["properties"]["noise_sd"]["default"] == 0.1
+    assert schema()["properties"]["medfid"]["properties"]["validation"]["properties"]["noise_sd"]["default"] == 0.1

@@ -8,7 +8,7 @@ import json
 import torch
 
 from deeppc.models.medfid import load_checkpoint
-from deeppc.models.medfid_config import load_config
+from deeppc.config import load as load_config
 from deeppc.models.medfid_data import MANIFEST_COLUMNS
 from deeppc.models.medfid_stage import run_validation
 
