@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from deeppc.train import TrainSettings
+from toy_runs import blob_images as _blobs
 
 SIZE = 32
 # narrow networks keep CPU tests fast; the structure (blocks, skips, mbstd, mapping) is the full one
@@ -15,16 +16,7 @@ DISCRIMINATOR = {"channel_base": 512, "channel_max": 32}
 
 
 def blob_images(n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
-    """Toy 'radiographs': a bright disc with a darker bar on black, random placement."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    images = np.zeros((n, size, size), dtype=np.uint8)
-    for image in images:
-        cy, cx = rng.uniform(size * 0.3, size * 0.7, 2)
-        radius = rng.uniform(size * 0.12, size * 0.25)
-        image[(yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] = 220
-        image[int(cy) : int(cy) + 2, :] //= 2
-    return images
+    return _blobs(n, size, seed, bar=True)
 
 
 def tiny(**overrides) -> TrainSettings:

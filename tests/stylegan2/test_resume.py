@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ from PIL import Image
 
 from deeppc.models import generate, load_generator
 from deeppc.train import state as resume_state
+
+from toy_runs import run_outputs, wait_for_row
 
 from .conftest import DISCRIMINATOR, GENERATOR, SIZE, blob_images
 
@@ -53,22 +54,6 @@ def finish(process: subprocess.Popen) -> None:
     assert process.returncode == 0, err
 
 
-def wait_for_row(process: subprocess.Popen, losses: Path, iteration: int) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the run ended before it could be killed"
-        if losses.exists() and f"\n{iteration}," in losses.read_text():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"iteration {iteration} never logged")
-
-
-def outputs(run_dir: Path) -> dict[str, bytes]:
-    found = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-    found.pop("summary.json")  # wall times and the resume history
-    return found
-
-
 def test_killed_stylegan2_ada_run_resumes_bit_identical(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -93,7 +78,7 @@ def test_killed_stylegan2_ada_run_resumes_bit_identical(tmp_path):
     assert trainer_state["opt_G"]["state"] and trainer_state["opt_D"]["state"]
 
     finish(start(config, data, cut))
-    assert outputs(cut) == outputs(whole)  # checkpoints (G_ema), sample grids, losses.csv: byte for byte
+    assert run_outputs(cut) == run_outputs(whole)  # checkpoints (G_ema), sample grids, losses.csv: byte for byte
     summary = json.loads((cut / "summary.json").read_text())
     assert summary["resumed_from"] == [resumed] and summary["exported_generator"] == "G_ema"
     assert summary["images_seen"] == ITERATIONS * 4

@@ -15,18 +15,7 @@ from PIL import Image
 from deeppc.models import Family, register_family
 from deeppc.train import PhaseContext, register_loss
 from deeppc.train.losses import VanillaLoss
-
-
-def blob_images(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """A toy 'radiograph' set: one bright disc per image on black, random centre and radius."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    images = np.zeros((n, size, size), dtype=np.uint8)
-    for image in images:
-        cy, cx = rng.uniform(size * 0.3, size * 0.7, 2)
-        radius = rng.uniform(size * 0.12, size * 0.25)
-        image[(yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] = 220
-    return images
+from toy_runs import blob_images
 
 
 @pytest.fixture

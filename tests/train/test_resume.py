@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ import torch
 
 from deeppc.train import Interrupted, TrainSettings, run
 from deeppc.train import state as resume_state
+
+from toy_runs import run_outputs, wait_for_row
 
 from .conftest import write_config
 
@@ -40,23 +41,6 @@ def finish(process: subprocess.Popen) -> int:
     _, err = process.communicate(timeout=120)
     assert process.returncode in (0, 143), err
     return process.returncode
-
-
-def wait_for_row(process: subprocess.Popen, losses: Path, iteration: int) -> None:
-    """Block until losses.csv holds `iteration`'s row (rows are flushed in batches of 25)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the run ended before it could be interrupted"
-        if losses.exists() and f"\n{iteration}," in losses.read_text():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"iteration {iteration} never logged")
-
-
-def outputs(run_dir: Path) -> dict[str, bytes]:
-    found = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-    found.pop("summary.json")  # holds wall times and the resume history
-    return found
 
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -88,7 +72,7 @@ def test_killed_run_resumes_bit_identical(tmp_path, image_dir, experiment, sig, 
 
     assert finish(start(config, experiment, image_dir, cut)) == 0
     assert same_weights(whole / "ckpt" / f"{ITERATIONS}.pt", cut / "ckpt" / f"{ITERATIONS}.pt")
-    assert outputs(cut) == outputs(whole)  # checkpoints, sample grids and losses.csv (no duplicate rows)
+    assert run_outputs(cut) == run_outputs(whole)  # checkpoints, sample grids and losses.csv (no duplicate rows)
     summary = json.loads((cut / "summary.json").read_text())
     assert summary["resumed_from"] == [state["trainer"]["iteration"]]
 
@@ -111,7 +95,7 @@ def test_sigterm_in_process_saves_state_and_resumes(tmp_path, images16):
         target.unlink() if target.is_file() else shutil.rmtree(target)
     summary = run(settings(loss={"sigterm_at": 17}), images16, tmp_path / "cut", "cpu")
     assert summary["resumed_from"] == [17]
-    cut, whole = outputs(tmp_path / "cut"), outputs(tmp_path / "whole")
+    cut, whole = run_outputs(tmp_path / "cut"), run_outputs(tmp_path / "whole")
     assert cut.keys() == whole.keys()
     for name in cut:  # checkpoints differ in config_sha256 only (the hook is a setting)
         if name.endswith(".pt"):

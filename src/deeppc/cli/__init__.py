@@ -8,9 +8,11 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import sys
+from typing import Callable
 
 from deeppc import __version__
 from deeppc.config import ConfigError
@@ -30,6 +32,19 @@ GROUPS = [
 
 class UserError(Exception):
     """A problem with the user's input: printed as one line, no traceback."""
+
+
+def user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a handler whose library code reports bad input as ValueError: it becomes a one-line UserError."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:

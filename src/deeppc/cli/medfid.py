@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
+
+from deeppc.cli import user_errors
 from pathlib import Path
-from typing import Callable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,14 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--per-class", type=int, default=72, help="images per body part (default 72)")
     d.add_argument("--size", type=int, default=96, help="approximate image side in px (default 96)")
     d.add_argument("--seed", type=int, default=11)
-    d.set_defaults(func=_user_errors(_demo_data))
+    d.set_defaults(func=user_errors(_demo_data))
 
     t = group.add_parser("train", help="fine-tune InceptionV3 on body-part classification; writes extractor.pt")
     t.add_argument("--config", required=True, type=Path, help="study config (medfid: section)")
     t.add_argument("--data", type=Path, help="folder that relative medfid.sources roots are under (default: cwd)")
     t.add_argument("--out", required=True, type=Path, help="output folder, e.g. results/medfid")
     _common(t)
-    t.set_defaults(func=_user_errors(_train))
+    t.set_defaults(func=user_errors(_train))
 
     v = group.add_parser("validate", help="MedFID and FID against blur, noise, salt & pepper and blocks")
     v.add_argument("--config", required=True, type=Path, help="study config (medfid.validation, weights.inception)")
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--images", required=True, type=Path, help="folder of real radiograph PNGs (one size)")
     v.add_argument("--out", required=True, type=Path, help="output folder, e.g. results/medfid/validation")
     _common(v)
-    v.set_defaults(func=_user_errors(_validate))
+    v.set_defaults(func=user_errors(_validate))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -43,20 +43,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--log", type=Path, default=None, help="also log to this file (the rule's log)")
 
-
-def _user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Bad inputs (ValueError from the library) become one-line user errors."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        from deeppc.cli import UserError
-
-        try:
-            return handler(args)
-        except ValueError as exc:
-            raise UserError(str(exc)) from exc
-
-    return run
 
 
 def _setup(args: argparse.Namespace) -> tuple[dict, object]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-from typing import Any, Callable
+
+from deeppc.cli import user_errors
+from typing import Any
 
 DEFAULT_EXTRACTOR = "inception-2015-12-05"
 
@@ -17,12 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("frechet", help="Fréchet distance between two feature statistics files (.npz)")
     p.add_argument("a", help="statistics file written by `deeppc real-stats` (or the score stage)")
     p.add_argument("b", help="second statistics file, same extractor")
-    p.set_defaults(func=_user_errors(_frechet))
+    p.set_defaults(func=user_errors(_frechet))
     p = sub.add_parser("fetch-weights", help="download a weights file and check its sha256 (needs internet)")
     p.add_argument("--url", required=True)
     p.add_argument("--sha256", required=True, help="expected sha256 (64 hex digits)")
     p.add_argument("--out", required=True, help="destination path (written only if the hash matches)")
-    p.set_defaults(func=_user_errors(_fetch))
+    p.set_defaults(func=user_errors(_fetch))
 
 
 def _extractor_args(p: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ def _score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mem-quantile", type=float, default=0.05)
     p.add_argument("--mem-pixel-size", type=int, default=64)
     p.add_argument("--out", help="also write the JSON to this file (atomically)")
-    p.set_defaults(func=_user_errors(_score))
+    p.set_defaults(func=user_errors(_score))
 
 
 def _real_stats_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,22 +57,8 @@ def _real_stats_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", required=True, help="folder of PNGs")
     p.add_argument("--out", required=True, help="statistics .npz; reused when images and extractor are unchanged")
     _extractor_args(p)
-    p.set_defaults(func=_user_errors(_real_stats))
+    p.set_defaults(func=user_errors(_real_stats))
 
-
-def _user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Report bad inputs (ValueError from the metrics code) as one-line user errors."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        from deeppc.cli import UserError
-
-        try:
-            return handler(args)
-        except ValueError as exc:
-            raise UserError(str(exc)) from exc
-
-    return run
 
 
 def _device(name: str) -> str:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from deeppc import files
 from deeppc.data import audit, dicom, geometry, privacy, raster

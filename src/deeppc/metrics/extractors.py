@@ -16,12 +16,13 @@ imports a later stage unless that extractor is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -55,6 +56,23 @@ class Extractor(ABC):
 
     def identity_hash(self) -> str:
         return identity_hash(self.identity())
+
+
+@contextlib.contextmanager
+def full_float32(device: torch.device) -> Iterator[None]:
+    """No TF32 on CUDA while features are computed, so GPU and CPU features agree to float32 rounding
+    (TF32 would move Inception features by ~1e-3)."""
+    if device.type != "cuda":
+        yield
+        return
+    import torch
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def identity_hash(identity: dict) -> str:

@@ -27,9 +27,7 @@ its features move by up to 2e-2).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -98,7 +96,7 @@ class InceptionExtractor(Extractor):
 
     def features(self, batch: torch.Tensor) -> np.ndarray:
         x = batch.to(self.device).expand(-1, 3, -1, -1).contiguous(memory_format=self.memory_format)
-        with torch.inference_mode(), _no_tf32(self.device):
+        with torch.inference_mode(), extractors.full_float32(self.device):
             out = self.net(x)
         return out.flatten(1).double().cpu().numpy()
 
@@ -111,19 +109,6 @@ class InceptionExtractor(Extractor):
             "implementation": IMPLEMENTATION,
         }
 
-
-@contextlib.contextmanager
-def _no_tf32(device: torch.device) -> Iterator[None]:
-    """Run CUDA convolutions/matmuls in full float32 (TF32 would change features by ~1e-3)."""
-    if device.type != "cuda":
-        yield
-        return
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def random_weights(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -30,7 +30,6 @@ the medfid stage (`medfid/extractor.pt`).
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -312,7 +311,7 @@ class MedFIDExtractor(Extractor):
         return preprocess(images, self.spec, self.device)
 
     def features(self, batch: torch.Tensor) -> np.ndarray:
-        with torch.inference_mode(), full_float32(self.device):
+        with torch.inference_mode(), extractors.full_float32(self.device):
             out = self.net.embed(batch.to(self.device))
         return out.double().cpu().numpy()
 
@@ -328,19 +327,6 @@ class MedFIDExtractor(Extractor):
             "implementation": IMPLEMENTATION,
         }
 
-
-@contextlib.contextmanager
-def full_float32(device: torch.device) -> Iterator[None]:
-    """No TF32 on CUDA while features are computed, so GPU and CPU features agree to float32 rounding."""
-    if device.type != "cuda":
-        yield
-        return
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def _factory(weights: Path | None = None, device: str = "cpu") -> MedFIDExtractor:
