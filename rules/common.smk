@@ -28,17 +28,19 @@ def data_outputs():
 
 # ----------------------------------------------------------------- training
 
+from deeppc.run_names import split_run
 from deeppc.study import check_study, train_settings
 
 EXPERIMENTS = config.get("experiments") or {}
-SETTINGS = train_settings(config)
+SETTINGS = train_settings(config)  # training runs: each experiment, then its replicates NAME@r1, ...
+FIRST_RUNS = {n: s for n, s in SETTINGS.items() if split_run(n)[1] == 0}  # what the loss/sample figures show
 check_study(config, SETTINGS)
 RES = config["resources"]
 
 
-def experiment_config(name):
-    """The config keys that drive one experiment (its params: editing another experiment changes nothing here)."""
-    return {"seed": config["seed"], **config["train"], **EXPERIMENTS[name]}
+def experiment_config(run):
+    """The config keys that drive one training run (its params: editing another experiment changes nothing here)."""
+    return {"seed": config["seed"], **config["train"], **EXPERIMENTS[split_run(run)[0]]}
 
 
 def job_resources(stage):
@@ -111,7 +113,7 @@ FETCHABLE = {k: e for k, e in config["weights"].items() if not e.get("random_ini
 
 
 def score_files():
-    return [results("scores", name, f"{k}.json") for name in EXPERIMENTS for k in score_iterations(name)]
+    return [results("scores", name, f"{k}.json") for name in SETTINGS for k in score_iterations(name)]
 
 
 def real_stats(view, extractor, split):
@@ -136,7 +138,7 @@ def loss_groups():
     groups = config["report"]["loss_figures"]
     if groups:
         return {g["name"]: g for g in groups}
-    return {f: {"name": f, "experiments": [n for n, s in SETTINGS.items() if s.family == f]} for f in FAMILIES}
+    return {f: {"name": f, "experiments": [n for n, s in FIRST_RUNS.items() if s.family == f]} for f in FAMILIES}
 
 
 def sample_grid_inputs(family):
@@ -144,7 +146,7 @@ def sample_grid_inputs(family):
     wanted = config["report"]["sample_iterations"]
     return {
         name: [results("runs", name, "samples", f"{k}.png") for k in s.checkpoint_iterations() if k in wanted]
-        for name, s in SETTINGS.items()
+        for name, s in FIRST_RUNS.items()
         if s.family == family
     }
 

@@ -71,7 +71,7 @@ rule score:
         json=results("scores", "{experiment}", "{iteration}.json"),
         pairs=results("scores", "{experiment}", "{iteration}.pairs.png"),
     wildcard_constraints:
-        experiment="|".join(EXPERIMENTS) or "^$",
+        experiment="|".join(SETTINGS) or "^$",
         iteration=r"\d+",
     params:
         repeats=lambda wc: repeats_at(wc.experiment, wc.iteration),

@@ -92,15 +92,32 @@ def _jobs(dry_run_output: str) -> list[tuple[str, str]]:
     return re.findall(r"^(?:local)?rule (\S+):\n(?:    .*\n)*?    output: (\S+?)[,\n]", dry_run_output, re.M)
 
 
-def test_paper_config_plans_one_training_job_per_experiment(tmp_path):
-    (tmp_path / "data" / "elbow-dicom").mkdir(parents=True)
-    result = snakemake("-n", "--configfile", str(REPO / "config" / "config.yaml"), cwd=tmp_path)
+def _paper_dry_run(tmp_path: Path, config: dict) -> list[tuple[str, str]]:
+    for folder in ("elbow-dicom", "MURA-v1.1", "LERA"):  # the paper config's data.input and medfid.sources
+        (tmp_path / "data" / folder).mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    rules = [rule for rule, _ in _jobs(result.stdout)]
+    return _jobs(result.stdout)
+
+
+def test_paper_config_plans_one_training_job_per_experiment(tmp_path):
+    paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    rules = [rule for rule, _ in _paper_dry_run(tmp_path, paper)]
     trains = sorted(r for r in rules if r.startswith("train_"))
-    paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["experiments"]
-    assert trains == sorted(f"train_{name}" for name in paper)
+    assert trains == sorted(f"train_{name}" for name in paper["experiments"])
     assert "fetch_weights_inception" in rules  # the FID weights are not there yet: fetched first
+
+
+def test_replicates_add_training_runs_with_their_own_scores(tmp_path):
+    paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    paper["experiments"]["wgangp1"]["replicates"] = 3
+    jobs = _paper_dry_run(tmp_path, paper)
+    trains = {rule for rule, _ in jobs if rule.startswith("train_wgangp1")}
+    assert trains == {"train_wgangp1", "train_wgangp1@r1", "train_wgangp1@r2"}
+    scored = {out.split("/")[2] for rule, out in jobs if rule == "score"}
+    assert {"wgangp1", "wgangp1@r1", "wgangp1@r2", "wgangp2"} <= scored and "wgangp2@r1" not in scored
 
 
 @pytest.mark.workflow

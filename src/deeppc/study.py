@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Mapping
 
 from deeppc.config import ConfigError
-from deeppc.train.settings import TrainSettings, from_config
+from deeppc.train.settings import TrainSettings, from_config, study_runs
 
 
 def train_settings(config: Mapping) -> dict[str, TrainSettings]:
-    """Resolved training settings of every experiment, in config order."""
-    return {name: from_config(config, name) for name in config.get("experiments") or {}}
+    """Resolved training settings of every training run (experiments and their replicates), in config order."""
+    return {run: from_config(config, run) for runs in study_runs(config).values() for run in runs}
 
 
 def check_study(config: Mapping, settings: Mapping[str, TrainSettings]) -> None:

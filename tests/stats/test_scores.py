@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from deeppc.stats.scores import ScoreFileError, StatsInputError, load_scores, require_metric, split_replicate
+from deeppc.run_names import split_run
+from deeppc.stats.scores import ScoreFileError, StatsInputError, load_scores, require_metric
 
 
 def test_long_table_has_one_row_per_repeat_and_metric(study):
@@ -27,9 +28,9 @@ def test_bookkeeping_keys_and_non_numbers_are_not_metrics(write_score):
 
 
 @pytest.mark.parametrize("run, expected", [("wgangp1@r2", ("wgangp1", 2)), ("wgangp1", ("wgangp1", 0)),
-                                           ("a@b@r10", ("a@b", 10)), ("x@rr", ("x@rr", 0))])
+                                           ("a@b@r10", ("a@b", 10)), ("x@rr", ("x@rr", 0)), ("x@r0", ("x@r0", 0))])
 def test_replicate_names(run, expected):
-    assert split_replicate(run) == expected
+    assert split_run(run) == expected
 
 
 def test_replicates_share_the_experiment_name(write_score):

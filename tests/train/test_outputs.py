@@ -15,6 +15,7 @@ from deeppc.config import ConfigError
 from deeppc.data.imageset import unit_to_uint8
 from deeppc.models import load_generator
 from deeppc.train import TrainSettings, from_config, run
+from deeppc.train.settings import study_runs
 from deeppc.train.checkpoint import grid
 
 from .conftest import write_config
@@ -66,6 +67,21 @@ def test_grid_layout():
     assert out.shape == (2 * 3 + 1, 3 * 3 + 1)
     assert np.array_equal(out[1:3, 1:3], images[0]) and np.array_equal(out[4:6, 1:3], images[3])
     assert out[4:6, 7:9].sum() == 0  # unused cell stays black
+
+
+def test_replicates_are_runs_that_differ_only_in_their_seeds():
+    config = {"seed": 9, "train": {"replicates": 2},
+              "experiments": {"a": {"family": "vanilla", "lr": 2e-4, "betas": [0.5, 0.999], "replicates": 3},
+                              "b": {"family": "wgangp", "lr": 1e-4, "betas": [0.5, 0.9]}}}
+    assert study_runs(config) == {"a": ["a", "a@r1", "a@r2"], "b": ["b", "b@r1"]}
+    a0, a2 = from_config(config, "a"), from_config(config, "a@r2")
+    assert a2.experiment == "a@r2" and a0.lr == a2.lr and a0.seed == a2.seed
+    assert all(a0.seeds()[p] != a2.seeds()[p] for p in a0.seeds())  # init, noise, data order, sample noise
+    assert a0.sha256(math_only=True) != a2.sha256(math_only=True)
+    with pytest.raises(ConfigError, match="'a' has replicates: 3"):
+        from_config(config, "a@r3")
+    with pytest.raises(ConfigError, match="experiments.c"):
+        from_config(config, "c@r1")
 
 
 def test_settings_merge_and_validation():

@@ -10,7 +10,8 @@ for the `deeppc stats` command and the workflow.
 
 from deeppc.stats.analysis import StatsSettings, run_analysis
 from deeppc.stats.best import best_checkpoints, score_curves
-from deeppc.stats.scores import ScoreFileError, StatsInputError, load_scores, split_replicate
+from deeppc.run_names import split_run
+from deeppc.stats.scores import ScoreFileError, StatsInputError, load_scores
 from deeppc.stats.tables import best_markdown, table3_markdown
 from deeppc.stats.tests import Comparison, Selector, hedges_g, oneway_tests, pairwise_tests, welch_test
 from deeppc.stats.units import select_observations
@@ -30,7 +31,7 @@ __all__ = [
     "run_analysis",
     "score_curves",
     "select_observations",
-    "split_replicate",
+    "split_run",
     "table3_markdown",
     "welch_test",
 ]

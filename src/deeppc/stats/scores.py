@@ -19,10 +19,11 @@ from typing import Iterable
 
 import pandas as pd
 
+from deeppc.run_names import split_run
+
 # keys of a repeat entry that are bookkeeping, not metrics
 NON_METRIC_KEYS = {"repeat", "seed"}
 COLUMNS = ["experiment", "replicate", "run", "family", "iteration", "repeat", "seed", "metric", "value", "source"]
-_REPLICATE = re.compile(r"^(?P<base>.+)@r(?P<k>[0-9]+)$")
 
 
 class StatsInputError(ValueError):
@@ -31,14 +32,6 @@ class StatsInputError(ValueError):
 
 class ScoreFileError(StatsInputError):
     """A score file is unreadable or breaks the score contract."""
-
-
-def split_replicate(run: str) -> tuple[str, int]:
-    """`'wgangp1@r2'` -> `('wgangp1', 2)`; `'wgangp1'` -> `('wgangp1', 0)`."""
-    match = _REPLICATE.match(run)
-    if match is None:
-        return run, 0
-    return match["base"], int(match["k"])
 
 
 def natural_key(name: str) -> list:
@@ -105,7 +98,7 @@ def _read(path: Path) -> dict:
 
 def _rows(record: dict, path: Path) -> list[dict]:
     run = str(record["experiment"])
-    experiment, replicate = split_replicate(run)
+    experiment, replicate = split_run(run)
     if "replicate" in record and record["replicate"] is not None:
         if int(record["replicate"]) != replicate:
             raise ScoreFileError(

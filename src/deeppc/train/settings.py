@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from deeppc.config import ConfigError
+from deeppc.run_names import run_names, split_run
 from deeppc.seeding import derive_seed
 
 AUGMENTS = ("translation", "cutout", "brightness", "contrast")
@@ -165,23 +166,41 @@ _FIELDS = {f.name for f in dataclasses.fields(TrainSettings)}
 
 
 def from_config(config: Mapping[str, Any], experiment: str) -> TrainSettings:
-    """Merge ``train:`` and ``experiments.<experiment>`` of a study config into settings."""
+    """Merge ``train:`` and ``experiments.<name>`` of a study config into settings.
+
+    `experiment` is a run name: an experiment's name, or ``NAME@rK`` for its training replicate K
+    (1 <= K < replicates). Seeds derive from the run name, so replicates differ only in their seeds.
+    """
     experiments = config.get("experiments") or {}
-    if experiment not in experiments:
+    name, replicate = split_run(experiment)
+    if name not in experiments:
         known = ", ".join(sorted(experiments)) or "none"
-        raise ConfigError(f"config key 'experiments.{experiment}' is missing (experiments: {known})")
-    merged: dict[str, Any] = {**(config.get("train") or {}), **experiments[experiment]}
+        raise ConfigError(f"config key 'experiments.{name}' is missing (experiments: {known})")
+    merged: dict[str, Any] = {**(config.get("train") or {}), **experiments[name]}
+    replicates = merged.pop("replicates", 1)
+    if not isinstance(replicates, int) or replicates < 1:
+        raise ConfigError(f"config key 'experiments.{name}.replicates' must be an integer >= 1, not {replicates!r}")
+    if replicate >= replicates:
+        raise ConfigError(f"run {experiment!r}: experiment '{name}' has replicates: {replicates} "
+                          f"(runs {', '.join(run_names(name, replicates))})")  # fmt: skip
     merged.setdefault("seed", config.get("seed", 2023))
     unknown = sorted((set(merged) - _FIELDS) | ({"experiment"} & set(merged)))
     if unknown:
         raise ConfigError(
-            f"config keys {', '.join(unknown)} under train/experiments.{experiment} are not training settings"
+            f"config keys {', '.join(unknown)} under train/experiments.{name} are not training settings"
         )
     for key in ("family", "lr", "betas"):
         if key not in merged:
-            raise ConfigError(f"config key 'experiments.{experiment}.{key}' is missing")
+            raise ConfigError(f"config key 'experiments.{name}.{key}' is missing")
     merged["betas"] = tuple(merged["betas"])
     merged["augment"] = tuple(merged.get("augment") or ())
     if merged.get("keep_checkpoints", "all") != "all":
         merged["keep_checkpoints"] = tuple(merged["keep_checkpoints"])
     return TrainSettings(experiment=experiment, **merged)
+
+
+def study_runs(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Experiment name -> its training runs, in config order."""
+    train = config.get("train") or {}
+    return {name: run_names(name, int({**train, **spec}.get("replicates", 1)))
+            for name, spec in (config.get("experiments") or {}).items()}  # fmt: skip
