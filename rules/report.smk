@@ -80,7 +80,6 @@ if config["vtt"]["enabled"]:
         params:
             vtt=config["vtt"],
             metric=STATS_METRICS[0],
-            runs=results("runs"),
             seed=config["seed"],
             batch_size=config["score"]["batch_size"],
         log:

@@ -15,10 +15,13 @@ with log_to_file(snakemake.log[0]) as log:  # noqa: F821 (snakemake injects it)
     vtt, out = sm.params.vtt, Path(sm.output[0])
     best = pd.read_csv(sm.input.best)
     best = best[best.metric == sm.params.metric].set_index("experiment")["best_iteration"]
+    ckpts = {(Path(c).parent.parent.name, Path(c).stem): Path(c) for c in sm.input.ckpts}  # runs/{model}/ckpt/{k}.pt
     fakes = {}
     for model in vtt["models"]:
         iteration = int(best[model]) if vtt["iteration"] == "best" else int(vtt["iteration"])
-        ckpt = Path(sm.params.runs) / model / "ckpt" / f"{iteration}.pt"
+        ckpt = ckpts.get((model, str(iteration)))
+        if ckpt is None:
+            raise ValueError(f"config key 'vtt.iteration': {model} has no kept checkpoint at iteration {iteration}")
         log.info("%s: sampling checkpoint %s", model, ckpt)
         folder = out / "generated" / model
         write_samples(ckpt, vtt["k"], derive_seed(sm.params.seed, "vtt", model, iteration), folder,
