@@ -51,8 +51,12 @@ def _key(error: jsonschema.ValidationError) -> str:
     return path or "<top level>"
 
 
+# Mappings whose key order means something (experiment order sets table and figure order).
+ORDERED = ("experiments",)
+
+
 def validate(config: dict) -> dict:
-    """Validate `config` in place (filling defaults) and return it.
+    """Validate `config` in place (filling defaults), put its keys in canonical order, and return it.
 
     Raises ConfigError naming the offending key.
     """
@@ -61,7 +65,25 @@ def validate(config: dict) -> dict:
     if errors:
         lines = [f"config key '{_key(e)}': {_message(e)}" for e in errors[:10]]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    orders = {key: list(config[key]) for key in ORDERED if isinstance(config.get(key), dict)}
+    _sort_keys(config)
+    for key, order in orders.items():
+        config[key] = {name: config[key][name] for name in order}
     return config
+
+
+def _sort_keys(node: Any) -> None:
+    """Sort every mapping's keys in place, so a config re-saved by a tool that reorders keys
+    gives jobs identical params (Snakemake compares their reprs) and reruns nothing."""
+    if isinstance(node, list):
+        for item in node:
+            _sort_keys(item)
+    elif isinstance(node, dict):
+        items = sorted(node.items(), key=lambda kv: str(kv[0]))
+        node.clear()
+        for key, value in items:
+            node[key] = value
+            _sort_keys(value)
 
 
 def _message(error: jsonschema.ValidationError) -> str:
