@@ -49,18 +49,8 @@ import torch  # noqa: E402
 
 from deeppc.metrics.extractors import extract_features  # noqa: E402
 from deeppc.metrics.inception import InceptionExtractor, load_reference, save_random_weights  # noqa: E402
+from synthetic import images, sync  # noqa: E402
 
-
-def images(n: int, size: int) -> np.ndarray:
-    """Smooth random grayscale images with noise (content does not change the cost)."""
-    rng = np.random.default_rng(0)
-    coarse = np.kron(rng.uniform(0, 255, (n, 8, 8)), np.ones((size // 8, size // 8)))
-    return np.clip(coarse + rng.normal(0, 10, coarse.shape), 0, 255).astype(np.uint8)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def torch_fidelity_features(model, data: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:

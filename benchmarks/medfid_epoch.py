@@ -62,18 +62,8 @@ from deeppc.models.medfid_train import (  # noqa: E402
     make_optimizer,
     train_epoch,
 )
+from synthetic import images, sync  # noqa: E402
 
-
-def images(n: int, size: int) -> np.ndarray:
-    """Smooth random grayscale images with noise (content does not change the cost)."""
-    rng = np.random.default_rng(0)
-    coarse = np.kron(rng.uniform(0, 255, (n, 8, 8)), np.ones((size // 8, size // 8)))
-    return np.clip(coarse + rng.normal(0, 10, coarse.shape), 0, 255).astype(np.uint8)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_steps(net, settings: TrainSettings, phase: PhaseSettings, batch: Split, steps: int, device) -> list[float]:

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
 
 def blob_images(n: int, size: int, seed: int = 0, bar: bool = False) -> np.ndarray:
@@ -40,3 +42,13 @@ def run_outputs(run_dir: Path) -> dict[str, bytes]:
     found = {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     found.pop("summary.json")
     return found
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Bit-identity needs a fixed thread count, and 1 thread is fastest for tiny nets on a shared machine.
+    Import it into a folder's conftest to apply it to every test there."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

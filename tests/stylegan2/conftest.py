@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import torch
 
 from deeppc.train import TrainSettings
 from toy_runs import blob_images as _blobs
+from toy_runs import one_torch_thread  # noqa: F401 (autouse fixture)
 
 SIZE = 32
 # narrow networks keep CPU tests fast; the structure (blocks, skips, mbstd, mapping) is the full one
@@ -26,11 +25,3 @@ def tiny(**overrides) -> TrainSettings:
                 loss={"r1_gamma": 0.1})
     return TrainSettings(**{**base, **overrides})
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # bit-identity needs a fixed thread count; one thread is fastest for tiny nets on a shared machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -15,7 +15,7 @@ from PIL import Image
 from deeppc.models import Family, register_family
 from deeppc.train import PhaseContext, register_loss
 from deeppc.train.losses import VanillaLoss
-from toy_runs import blob_images
+from toy_runs import blob_images, one_torch_thread  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture
@@ -37,14 +37,6 @@ def write_config(path: Path, train: dict, experiments: dict, seed: int = 5) -> P
     path.write_text(yaml.safe_dump(study))
     return path
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # bit-identity needs a fixed thread count, and 1 thread is fastest for tiny nets on a shared machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class HookedVanilla(VanillaLoss):

@@ -14,16 +14,17 @@ def image_size(config: dict) -> int:
 
 def imagenet_weights(config: dict) -> Path | None:
     """The ImageNet InceptionV3 weights file, or None when the config asks for a random base."""
-    key = config["medfid"]["weights"]
-    entry = (config.get("weights") or {}).get(key) or {}
-    if entry.get("random_init"):
-        return None
-    return weight_files.resolve(config.get("weights") or {}, key)
+    return _configured(config, config["medfid"]["weights"])
 
 
 def fid_weights(config: dict) -> Path | None:
     """The FID Inception weights for the validation sweep, or None for random ones (weights.inception)."""
-    entry = (config.get("weights") or {}).get("inception") or {}
-    if entry.get("random_init"):
+    return _configured(config, "inception")
+
+
+def _configured(config: dict, key: str) -> Path | None:
+    """weights.<key>'s file (checked), or None where that entry says random_init."""
+    weights = config.get("weights") or {}
+    if (weights.get(key) or {}).get("random_init"):
         return None
-    return weight_files.resolve(config.get("weights") or {}, "inception")
+    return weight_files.resolve(weights, key)
