@@ -29,7 +29,7 @@ def data_outputs():
 # ----------------------------------------------------------------- training
 
 from deeppc.run_names import split_run
-from deeppc.study import check_study, train_settings
+from deeppc.study import check_study, compared_iteration, train_settings
 
 EXPERIMENTS = config.get("experiments") or {}
 SETTINGS = train_settings(config)  # training runs: each experiment, then its replicates NAME@r1, ...
@@ -86,27 +86,47 @@ def score_iterations(name):
     return SETTINGS[name].kept_checkpoints()
 
 
+MEMORIZATION = config["score"]["memorization"]
+
+
 def compare_iteration(name):
-    target = config["stats"]["compare_iteration"]
-    return score_iterations(name)[-1] if target == "last" else target
+    """The run's compared checkpoint when the config decides it (stats.compare_at), else its last."""
+    chosen = compared_iteration(config, SETTINGS[name])
+    return score_iterations(name)[-1] if chosen is None else chosen
 
 
 def repeats_at(name, iteration):
     """Sample sets drawn at a checkpoint: all of them at the compared iteration, one elsewhere."""
-    if config["score"]["repeat_iterations"] == "all" or int(iteration) == compare_iteration(name):
+    chosen = compared_iteration(config, SETTINGS[name])
+    if config["score"]["repeat_iterations"] == "all" or int(iteration) == chosen:
         return config["score"]["repeats"]
     return 1
 
 
+def progress_settings(name):
+    """What the score file needs to state a checkpoint's training progress (kimg, epochs)."""
+    s = SETTINGS[name]
+    return {"batch_size": s.batch_size, "drop_last": s.drop_last}
+
+
 def score_input(wc):
     view = SETTINGS[wc.experiment].view
-    return {
+    inputs = {
         "ckpt": results("runs", wc.experiment, "ckpt", f"{wc.iteration}.pt"),
         "real": [real_stats(view, name, "train") for name in EXTRACTORS],
-        "holdout": real_stats(view, PRIMARY, "holdout"),
         "images": results("data", view),
         "weights": [extractor_weights(name) for name in EXTRACTORS],
     }
+    if MEMORIZATION:
+        inputs["holdout"] = real_stats(view, PRIMARY, "holdout")
+    return inputs
+
+
+def score_outputs():
+    outputs = {"json": results("scores", "{experiment}", "{iteration}.json")}
+    if MEMORIZATION:
+        outputs["pairs"] = results("scores", "{experiment}", "{iteration}.pairs.png")
+    return outputs
 
 
 FETCHABLE = {k: e for k, e in config["weights"].items() if not e.get("random_init")}
@@ -155,7 +175,7 @@ def figure_files():
     figures = [results("figures", f"{kind}_{m}.png") for m in STATS_METRICS for kind in ("curves", "comparison")]
     figures += [results("figures", f"losses_{g}.png") for g in loss_groups()]
     figures += [results("figures", f"samples_{f}.png") for f in FAMILIES]
-    figures += [results("figures", f"memorization_{n}.png") for n in EXPERIMENTS]
+    figures += [results("figures", f"memorization_{n}.png") for n in EXPERIMENTS if MEMORIZATION]
     if config["vtt"]["enabled"]:
         figures.append(results("vtt"))
     return figures

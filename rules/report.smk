@@ -12,7 +12,7 @@ rule figure_curves:
         comparison=report(results("figures", "comparison_{metric}.png"), category="Compared iteration",
                           caption="../workflow/report/comparison.rst"),
     params:
-        compare=config["stats"]["compare_iteration"],
+        compare=config["stats"]["compare_at"],
         max_iteration=config["report"]["curve_max_iteration"],
     log:
         results("logs", "figures", "curves_{metric}.log"),

@@ -68,13 +68,13 @@ rule score:
     input:
         unpack(score_input),
     output:
-        json=results("scores", "{experiment}", "{iteration}.json"),
-        pairs=results("scores", "{experiment}", "{iteration}.pairs.png"),
+        **score_outputs(),
     wildcard_constraints:
         experiment="|".join(SETTINGS) or "^$",
         iteration=r"\d+",
     params:
         repeats=lambda wc: repeats_at(wc.experiment, wc.iteration),
+        progress=lambda wc: progress_settings(wc.experiment),
         score=config["score"],
         metrics=config["metrics"],
         seed=config["seed"],

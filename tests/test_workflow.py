@@ -55,13 +55,17 @@ def test_demo_runs_end_to_end(demo_run):
     assert summary["views"]["LAT"]["train"] > 0 and summary["views"]["AP"]["holdout"] > 0
     assert (results / "logs" / "preprocess.log").read_text().count("data stage done") == 1
     assert (results / "benchmarks" / "preprocess.tsv").is_file()
-    for name in ("vanilla2", "wgangp1"):
+    for name in ("vanilla2", "wgangp1", "wgangp1@r1"):
         run = json.loads((results / "runs" / name / "summary.json").read_text())
         assert run["status"] == "finished"
-        score = json.loads((results / "scores" / name / "400.json").read_text())
+        # compared at 3.2 kimg: iteration 100 at batch 32 gets the repeated sample sets
+        score = json.loads((results / "scores" / name / "100.json").read_text())
         assert len(score["repeats"]) == 3 and score["comparable_to_published"] is False
         assert all(r["fid"] > 0 for r in score["repeats"])
+        assert score["progress"]["kimg"] <= 3.2 and score["progress"]["batch_size"] == 32
     pairwise = pd.read_csv(results / "stats" / "pairwise.csv")
+    assert (pairwise["unit"] == "training_seeds").all() and pairwise["warning"].isna().all()
+    assert set(pairwise["n_a"]) == {2}  # two training seeds per experiment
     cross = pairwise[pairwise.kind == "cross"]
     # two configured cross-family comparisons, one pair each, for both metrics (medfid, fid)
     assert len(cross) == 4 and cross.p.notna().all()
@@ -125,22 +129,47 @@ def _paper_dry_run(tmp_path: Path, config: dict) -> list[tuple[str, str]]:
     return _jobs(result.stdout)
 
 
-def test_paper_config_plans_one_training_job_per_experiment(tmp_path):
-    paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    rules = [rule for rule, _ in _paper_dry_run(tmp_path, paper)]
+def _config(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
+
+
+def test_recommended_study_trains_seeds_and_compares_at_equal_images_seen(tmp_path):
+    study = _config("config")
+    jobs = _paper_dry_run(tmp_path, study)
+    rules = [rule for rule, _ in jobs]
     trains = sorted(r for r in rules if r.startswith("train_"))
-    assert trains == sorted(f"train_{name}" for name in paper["experiments"])
+    seeds = {name: 3 if name.startswith("stylegan2") else 5 for name in study["experiments"]}
+    assert trains == sorted(f"train_{name}" + ("" if k == 0 else f"@r{k}")
+                            for name, n in seeds.items() for k in range(n))
     assert "fetch_weights_inception" in rules  # the FID weights are not there yet: fetched first
+    scored = {(out.split("/")[2], out.split("/")[3]) for rule, out in jobs if rule == "score"}
+    # 448 kimg: iteration 7000 at batch 64, 28000 at batch 16 (both kept, so both scored)
+    assert ("wgangp1@r4", "7000.json") in scored and ("stylegan2@r2", "28000.json") in scored
 
 
 def test_replicates_add_training_runs_with_their_own_scores(tmp_path):
-    paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    paper["experiments"]["wgangp1"]["replicates"] = 3
-    jobs = _paper_dry_run(tmp_path, paper)
+    study = _config("config")
+    study["experiments"]["wgangp1"]["replicates"] = 3
+    jobs = _paper_dry_run(tmp_path, study)
     trains = {rule for rule, _ in jobs if rule.startswith("train_wgangp1")}
     assert trains == {"train_wgangp1", "train_wgangp1@r1", "train_wgangp1@r2"}
     scored = {out.split("/")[2] for rule, out in jobs if rule == "score"}
-    assert {"wgangp1", "wgangp1@r1", "wgangp1@r2", "wgangp2"} <= scored and "wgangp2@r1" not in scored
+    assert {"wgangp1", "wgangp1@r2", "wgangp2@r4"} <= scored and "wgangp1@r3" not in scored
+
+
+def test_paper_preset_plans_the_papers_analysis(tmp_path):
+    paper = _config("paper")
+    jobs = _paper_dry_run(tmp_path, paper)
+    rules = [rule for rule, _ in jobs]
+    assert sorted(r for r in rules if r.startswith("train_")) == sorted(f"train_{n}" for n in paper["experiments"])
+    # all lateral images train: no holdout statistics, no memorisation check or figure
+    outputs = [out for _, out in jobs]
+    assert not [o for o in outputs if "holdout" in o or "memorization" in o or o.endswith(".pairs.png")]
+    # '200 epochs' is resolved after the data stage: every kept checkpoint is scored
+    scores = [out for rule, out in jobs if rule == "score"]
+    kept = {name: len(paper["experiments"][name].get("keep_checkpoints") or paper["train"]["keep_checkpoints"])
+            for name in paper["experiments"]}
+    assert len(scores) == sum(kept.values())
 
 
 @pytest.mark.workflow
@@ -155,6 +184,6 @@ def test_editing_one_experiment_reruns_only_what_depends_on_it(demo_run, tmp_pat
     rules = {rule for rule, _ in jobs}
     assert "train_wgangp1" in rules and "train_vanilla2" not in rules
     scored = {out.split("/")[2] for rule, out in jobs if rule == "score"}
-    assert scored == {"wgangp1"}
+    assert scored == {"wgangp1", "wgangp1@r1"}  # both training seeds of the edited experiment
     assert {"stats", "figure_curves"} <= rules  # the stage that reads every score reruns
     assert not rules & {"preprocess", "demo_data", "real_stats", "figure_samples_vanilla"}

@@ -21,6 +21,7 @@ from deeppc.metrics import api, extractors
 from deeppc.metrics.stats_cache import FeatureStats
 from deeppc.models import generate, load_generator
 from deeppc.seeding import derive_seed
+from deeppc.train.sampler import images_seen
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class ScoreJob:
     iteration: int
     checkpoint: Path
     real: Mapping[str, Path]  # extractor name -> real training-set statistics (.npz)
-    holdout: Path  # first extractor's holdout statistics, for memorisation
+    holdout: Path | None  # first extractor's holdout statistics, for memorisation (None: no check)
     train_images: Path  # the real training and holdout PNG folders (pixel-space memorisation)
     holdout_images: Path
     weights: Mapping[str, Path | None]  # extractor name -> weights file
@@ -44,16 +45,21 @@ class ScoreJob:
     feature_batch: int = 32
     truncation_psi: float = 1.0
     device: str = "cpu"
+    batch_size_train: int | None = None  # the run's training batch and drop_last: its progress (kimg, epochs)
+    drop_last: bool = False
 
 
-def score_checkpoint(job: ScoreJob, out_json: str | os.PathLike, pairs_png: str | os.PathLike) -> dict[str, Any]:
+def score_checkpoint(
+    job: ScoreJob, out_json: str | os.PathLike, pairs_png: str | os.PathLike | None
+) -> dict[str, Any]:
     """Score `job`, write its result (docs/contracts.md, score stage) and the closest pairs image."""
     generator, meta = load_generator(job.checkpoint, job.device)
     names = list(job.real)
     nets = {name: extractors.create(name, job.weights.get(name), job.device) for name in names}
     real = {name: FeatureStats.load(job.real[name]) for name in names}
     primary = names[0]
-    reference = _reference(job, real[primary])
+    reference = _reference(job, real[primary]) if job.holdout is not None else None
+    metrics = api.METRICS if reference is not None else tuple(m for m in api.METRICS if m != "memorization")
     n = job.n_images or real[primary].n
     repeats, warnings = [], []
     for r in range(job.repeats):
@@ -62,9 +68,10 @@ def score_checkpoint(job: ScoreJob, out_json: str | os.PathLike, pairs_png: str 
         row: dict[str, Any] = {"repeat": r, "seed": seed}
         for name in names:
             result = api.score_images(
-                images, real[name], nets[name], api.METRICS if name == primary else ["fid"],
+                images, real[name], nets[name], metrics if name == primary else ["fid"],
                 seed=seed, options=job.options, reference=reference if name == primary else None,
-                pairs_png=pairs_png if name == primary and r == 0 else None, batch_size=job.feature_batch,
+                pairs_png=pairs_png if name == primary and r == 0 and reference else None,
+                batch_size=job.feature_batch,
             )  # fmt: skip
             warnings += [w for w in result.pop("warnings") if w not in warnings]
             row.update(_metric_values(result))
@@ -118,8 +125,18 @@ def _record(job: ScoreJob, meta: dict, nets: dict, real: dict, n: int, repeats: 
         "real_content_sha256": {name: stats.content_hash for name, stats in real.items()},
         "n_real": real[next(iter(real))].n,
         "n_fake": n,
+        "progress": _progress(job, real[next(iter(real))].n),
         "repeats": repeats,
         "warnings": warnings,
         "comparable_to_published": not job.random_init,
         "deeppc_version": __version__,
     }
+
+
+def _progress(job: ScoreJob, n_train: int) -> dict[str, Any] | None:
+    """Training progress of the checkpoint: exact images seen (as the trainer counted them) and epochs."""
+    if job.batch_size_train is None:
+        return None
+    seen = images_seen(job.iteration, n_train, job.batch_size_train, job.drop_last)
+    return {"batch_size": job.batch_size_train, "drop_last": job.drop_last, "n_train": n_train,
+            "images_seen": seen, "kimg": seen / 1000, "epochs": seen / n_train}

@@ -15,7 +15,7 @@ from deeppc.stats import StatsSettings, run_analysis
 
 @pytest.fixture
 def stats_dir(study, tmp_path) -> Path:
-    run_analysis(study, tmp_path / "stats", StatsSettings(compare_iteration=800))
+    run_analysis(study, tmp_path / "stats", StatsSettings(compare_at=800))
     return tmp_path / "stats"
 
 

@@ -11,6 +11,7 @@ from deeppc.cli import main
 from deeppc.stats import StatsSettings, run_analysis
 from deeppc.stats.scores import StatsInputError, load_scores
 from deeppc.stats.tables import best_markdown, format_p, table3_markdown
+from deeppc.stats.units import SAMPLE_SETS_WARNING
 from deeppc.stats.tests import Comparison, pairwise_tests
 from deeppc.stats.units import select_observations
 
@@ -32,8 +33,10 @@ def test_matrix_layout_like_table_3(study):
     assert f"| **vanilla2** | . | {marks['vanilla2', 'vanilla3']} |" in md
     assert "## stylegan2 vs wgangp (cross-family)" in md
     assert f"| **stylegan2** | {marks['stylegan2', 'wgangp1']} | {marks['stylegan2', 'wgangp2']} |" in md
-    assert "no correction (as in the paper)" in md and "Compared at iteration 800" in md
-    assert "Unit of analysis: sample sets" in md
+    assert "no correction (as in the paper)" in md
+    assert "Compared at `iteration 800`: every experiment at iteration 800." in md
+    assert "Unit of analysis: sample sets" in md and "n = 5 per experiment" in md
+    assert f"**{SAMPLE_SETS_WARNING}**" in md  # one network per experiment: said in the table itself
 
 
 def test_untestable_pairs_show_a_question_mark_and_the_reason(write_score):
@@ -55,7 +58,7 @@ def test_p_values_in_cells(study):
 
 
 def test_run_analysis_writes_contract_csvs(study, tmp_path):
-    settings = StatsSettings(metrics=["medfid", "fid"], compare_iteration=800,
+    settings = StatsSettings(metrics=["medfid", "fid"], compare_at=800,
                              comparisons=[Comparison.parse("stylegan2:wgangp")])
     paths = run_analysis(study, tmp_path / "stats", settings)
     pairwise = pd.read_csv(paths["pairwise"])
@@ -77,7 +80,11 @@ def test_degenerate_csv_has_empty_cells_and_a_note(write_score, tmp_path):
     paths = run_analysis(write_score.root, tmp_path / "out", StatsSettings(metrics=["fid"]))
     line = (tmp_path / "out" / "pairwise.csv").read_text().splitlines()[1]
     assert ",,,,holm,0.05,,,,," in line
-    assert line.endswith("identical values in both groups (zero variance): nothing to test")
+    frame = pd.read_csv(paths["pairwise"])
+    assert frame.loc[0, "note"] == "identical values in both groups (zero variance): nothing to test"
+    assert frame.loc[0, "warning"] == SAMPLE_SETS_WARNING
+    assert pd.read_csv(paths["observations"])["warning"].eq(SAMPLE_SETS_WARNING).all()
+    assert pd.read_csv(paths["oneway"])["warning"].eq(SAMPLE_SETS_WARNING).all()
     assert "Welch's ANOVA undefined" in pd.read_csv(paths["oneway"]).loc[0, "note"]
 
 
@@ -91,11 +98,11 @@ def test_best_markdown(study):
 
 def test_settings_from_config():
     config = {"experiments": {"wgangp2": {}, "wgangp1": {}},
-              "stats": {"metrics": ["fid"], "compare_iteration": "best", "correction": "none",
+              "stats": {"metrics": ["fid"], "compare_at": "best", "correction": "none",
                         "best": {"window": 5, "patience": 4},
                         "comparisons": [{"name": "sg vs w", "a": {"family": "stylegan2"}, "b": {"family": "wgangp"}}]}}
     s = StatsSettings.from_config(config)
-    assert (s.metrics, s.compare_iteration, s.correction, s.smoothing_window, s.patience) == \
+    assert (s.metrics, s.compare_at, s.correction, s.smoothing_window, s.patience) == \
         (["fid"], "best", "none", 5, 4)
     assert s.order == ["wgangp2", "wgangp1"] and s.comparisons[0].name == "sg vs w"
     with pytest.raises(StatsInputError, match="unknown stats setting.*best.smooth"):

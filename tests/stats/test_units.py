@@ -9,7 +9,8 @@ from scipy import stats
 
 from deeppc.stats.scores import StatsInputError, load_scores
 from deeppc.stats.tests import pairwise_tests
-from deeppc.stats.units import parse_iteration, select_observations
+from deeppc.stats.points import parse_compare_at
+from deeppc.stats.units import SAMPLE_SETS_WARNING, select_observations
 
 
 def _replicated(write_score):
@@ -76,16 +77,12 @@ def test_non_finite_values_are_dropped_and_noted(write_score):
     assert obs.notes["a"] == ["1 non-finite value(s) dropped (inf)"]
 
 
-def test_last_and_best_iterations(write_score):
+def test_last_iteration_per_experiment(write_score):
     write_score("a", "f", 100, {"fid": [5.0, 6.0]})
     write_score("a", "f", 200, {"fid": [3.0, 4.0]})
     write_score("b", "f", 100, {"fid": [7.0, 8.0]})
     frame = load_scores(write_score.root)
     assert select_observations(frame, "fid", "last").iterations == {"a": 200, "b": 100}
-    best = select_observations(frame, "fid", "best", best_iterations={"a": 100, "b": None})
-    assert best.iterations == {"a": 100, "b": None} and best.notes["b"] == ["no best checkpoint for b"]
-    with pytest.raises(StatsInputError, match="needs the best checkpoint"):
-        select_observations(frame, "fid", "best")
 
 
 def test_order_and_bad_settings(study):
@@ -96,6 +93,8 @@ def test_order_and_bad_settings(study):
         select_observations(frame, "medfid", 800, unit="seeds")
     with pytest.raises(StatsInputError, match="'kid' is in no score file"):
         select_observations(frame, "kid", 800)
-    assert parse_iteration("800") == 800 and parse_iteration("Best") == "best"
-    with pytest.raises(StatsInputError, match="integer, 'best' or 'last'"):
-        parse_iteration("final")
+    assert parse_compare_at("800").label() == "iteration 800" and parse_compare_at("Best").kind == "best"
+    assert parse_compare_at("448 kimg").value == 448 and parse_compare_at("200 epochs").kind == "epochs"
+    for bad in ("final", "0 kimg", "12 images", True):
+        with pytest.raises(StatsInputError, match="compare_at must be"):
+            parse_compare_at(bad)

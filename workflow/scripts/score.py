@@ -16,7 +16,7 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         iteration=int(sm.wildcards.iteration),
         checkpoint=Path(sm.input.ckpt),
         real=dict(zip(names, map(Path, sm.input.real))),
-        holdout=Path(sm.input.holdout),
+        holdout=Path(sm.input.holdout) if "holdout" in sm.input.keys() else None,
         train_images=images / "train",
         holdout_images=images / "holdout",
         weights=dict(zip(names, map(Path, sm.input.weights))),
@@ -29,6 +29,8 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         feature_batch=sm.params.metrics["batch_size"],
         truncation_psi=sm.params.score["truncation_psi"],
         device=sm.params.device,
+        batch_size_train=sm.params.progress["batch_size"],
+        drop_last=sm.params.progress["drop_last"],
     )
-    score_checkpoint(job, sm.output.json, sm.output.pairs)
+    score_checkpoint(job, sm.output.json, sm.output.get("pairs"))
     record(snakemake)  # noqa: F821

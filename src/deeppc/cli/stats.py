@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="study config; its stats: section gives the defaults")
     p.add_argument("--metric", nargs="+", dest="metrics", metavar="METRIC",
                    help="metric key(s) in the score files (default medfid)")
-    p.add_argument("--iteration", dest="compare_iteration", metavar="N|last|best",
-                   help="iteration compared: a number (same for all), 'last' (default) or 'best'")
+    p.add_argument("--at", "--iteration", dest="compare_at", metavar="POINT",
+                   help="where runs are compared: 'K kimg' (equal images seen), 'E epochs', 'best' (chosen on "
+                        "sample set 0, tested on the others), 'last' (default) or an iteration N")
     p.add_argument("--unit", choices=["auto", "sample_sets", "training_seeds"],
                    help="unit of analysis (default auto: training seeds when every experiment has >= 2)")
     p.add_argument("--correction", metavar="METHOD",

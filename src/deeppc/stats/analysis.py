@@ -25,7 +25,8 @@ from deeppc.files import write_json
 from deeppc.stats import best as best_mod
 from deeppc.stats import tables, tests
 from deeppc.stats.scores import StatsInputError, load_scores
-from deeppc.stats.units import parse_iteration, select_observations
+from deeppc.stats.points import parse_compare_at
+from deeppc.stats.units import select_observations
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class StatsSettings:
     """What the stats stage computes; `from_config` reads the study config's `stats:` key."""
 
     metrics: list[str] = field(default_factory=lambda: ["medfid"])
-    compare_iteration: int | str = "last"
+    compare_at: int | str = "last"
     unit: str = "auto"
     correction: str = "holm"
     correction_scope: str = "metric"
@@ -57,7 +58,7 @@ class StatsSettings:
         section = dict(config.get("stats") or {})
         best = section.pop("best", None) or {}
         comparisons = [tests.Comparison.from_config(c) for c in section.pop("comparisons", None) or []]
-        simple = {"metrics", "compare_iteration", "unit", "correction", "correction_scope", "alpha",
+        simple = {"metrics", "compare_at", "unit", "correction", "correction_scope", "alpha",
                   "within_family", "table_p_values"}
         unknown = sorted(set(section) - simple) + sorted(f"best.{k}" for k in set(best) - set(_BEST_KEYS))
         if unknown:
@@ -68,7 +69,7 @@ class StatsSettings:
         return cls(**section, **renamed, comparisons=comparisons, order=order)
 
     def check(self) -> None:
-        parse_iteration(self.compare_iteration)
+        parse_compare_at(self.compare_at)
         tests.adjust([], self.correction, self.alpha)
         if not self.metrics:
             raise StatsInputError("no metrics to analyse")
@@ -77,8 +78,8 @@ class StatsSettings:
 def analyse_metric(frame: pd.DataFrame, metric: str, settings: StatsSettings) -> dict[str, pd.DataFrame]:
     """All tables for one metric, in memory."""
     best = best_mod.best_checkpoints(frame, metric, settings.smoothing_window, settings.patience, settings.min_delta)
-    obs = select_observations(frame, metric, settings.compare_iteration, settings.unit,
-                              best_mod.best_iteration_map(best), settings.order)
+    obs = select_observations(frame, metric, settings.compare_at, settings.unit, settings.order,
+                              settings.smoothing_window)
     pairwise = tests.pairwise_tests(obs, settings.comparisons, settings.correction, settings.alpha,
                                     settings.correction_scope, settings.within_family)
     untested = int(pairwise["p"].isna().sum())
@@ -86,8 +87,11 @@ def analyse_metric(frame: pd.DataFrame, metric: str, settings: StatsSettings) ->
         log.warning("%s: %d of %d pairs could not be tested (see the note column of pairwise.csv)",
                     metric, untested, len(pairwise))
     log.info("%s: unit of analysis %s, compared at %s", metric, obs.unit, obs.iteration_mode)
+    for warning in obs.warnings:
+        log.warning("%s: %s", metric, warning)
     return {"pairwise": pairwise, "oneway": tests.oneway_tests(obs), "best": best,
-            "observations": obs.table, "curves": best_mod.score_curves(frame, metric), "unit": obs.unit}
+            "observations": obs.table, "curves": best_mod.score_curves(frame, metric), "unit": obs.unit,
+            "points": obs.points, "warnings": obs.warnings}
 
 
 def run_analysis(
@@ -112,6 +116,8 @@ def run_analysis(
         paths[f"table3_{metric}"] = tables.write_text(md, out / f"table3_{metric}.md")
         paths[f"best_{metric}"] = tables.write_text(tables.best_markdown(r["best"]), out / f"best_{metric}.md")
     record = asdict(settings) | {"unit_used": {m: r["unit"] for m, r in results.items()},
+                                 "compared_at": {m: r["points"] for m, r in results.items()},
+                                 "warnings": {m: r["warnings"] for m, r in results.items()},
                                  "deeppc_version": __version__, "n_score_rows": len(frame)}
     write_json(out / "settings.json", record)
     paths["settings"] = os.fspath(out / "settings.json")

@@ -23,7 +23,10 @@ from deeppc.run_names import split_run
 
 # keys of a repeat entry that are bookkeeping, not metrics
 NON_METRIC_KEYS = {"repeat", "seed"}
-COLUMNS = ["experiment", "replicate", "run", "family", "iteration", "repeat", "seed", "metric", "value", "source"]
+COLUMNS = ["experiment", "replicate", "run", "family", "iteration", "repeat", "seed", "metric", "value", "source",
+           "batch_size", "images_seen", "n_train"]
+# training progress of the scored checkpoint (score files' `progress`; empty in older files)
+PROGRESS_KEYS = ("batch_size", "images_seen", "n_train")
 
 
 class StatsInputError(ValueError):
@@ -105,6 +108,7 @@ def _rows(record: dict, path: Path) -> list[dict]:
                 f"{path}: field replicate={record['replicate']} disagrees with experiment name {run!r} "
                 f"(replicate k is named '{experiment}@r<k>')"
             )
+    progress = _progress(record, path)
     rows = []
     for index, rep in enumerate(record["repeats"]):
         if not isinstance(rep, dict):
@@ -116,9 +120,22 @@ def _rows(record: dict, path: Path) -> list[dict]:
                 "experiment": experiment, "replicate": replicate, "run": run,
                 "family": str(record["family"]), "iteration": int(record["iteration"]),
                 "repeat": int(rep.get("repeat", index)), "seed": rep.get("seed"),
-                "metric": metric, "value": float(value), "source": str(path),
+                "metric": metric, "value": float(value), "source": str(path), **progress,
             })
     return rows
+
+
+def _progress(record: dict, path: Path) -> dict:
+    progress = record.get("progress") or {}
+    if not isinstance(progress, dict):
+        raise ScoreFileError(f"{path}: 'progress' must be an object")
+    out = {}
+    for key in PROGRESS_KEYS:
+        value = progress.get(key)
+        if value is not None and not (_is_number(value) and value >= 0):
+            raise ScoreFileError(f"{path}: progress.{key} must be a number >= 0, got {value!r}")
+        out[key] = float(value) if value is not None else float("nan")
+    return out
 
 
 def _is_number(value: object) -> bool:

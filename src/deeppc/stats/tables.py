@@ -70,18 +70,39 @@ def _header(pairwise: pd.DataFrame, metric: str, scope: str) -> list[str]:
     family = "all tests of this metric" if scope == "metric" else "each comparison group"
     corrected = "no correction (as in the paper)" if correction == "none" else \
         f"{correction} correction over {family} ({tested} tested pairs)"
-    its = sorted({int(i) for i in pd.concat([pairwise.iteration_a, pairwise.iteration_b]).dropna()})
-    where = f"iteration {its[0]}" if len(its) == 1 else "each experiment's own iteration (see pairwise.csv)"
-    return [
+    n_range = sorted({int(n) for n in pd.concat([pairwise.n_a, pairwise.n_b]) if n > 0})
+    n_text = f"{n_range[0]}" if len(n_range) == 1 else f"{n_range[0]}–{n_range[-1]}" if n_range else "0"
+    lines = [
         f"# Pairwise tests of {metric}",
         "",
         f"Two-sided Welch t-tests of H0: mean {metric} of row = mean {metric} of column; {corrected}; "
         f"α = {first['alpha']:g}.",
-        f"Unit of analysis: {UNIT_LABELS.get(first['unit'], first['unit'])}. Compared at {where}.",
+        f"Unit of analysis: {UNIT_LABELS.get(first['unit'], first['unit'])}; n = {n_text} per experiment.",
+        f"Compared at `{first['compare_at']}`: {_where(pairwise)}.",
+    ]
+    warning = first.get("warning")
+    if isinstance(warning, str) and warning:
+        lines += [""] + [f"**{w}**" for w in warning.split(" | ")]
+    return lines + [
         "",
         f"{SIGNIFICANT} significant · {NOT_SIGNIFICANT} not significant · {NOT_APPLICABLE} no such pair · "
         f"{UNTESTED} not testable (see notes)",
     ]
+
+
+def _where(pairwise: pd.DataFrame) -> str:
+    """'vanilla1 iteration 7000 (448 kimg, 201.3 epochs); ...', identical descriptions merged."""
+    at: dict[str, str] = {}
+    for side in ("a", "b"):
+        for name, text in zip(pairwise[side], pairwise[f"at_{side}"]):
+            if isinstance(text, str) and text:
+                at.setdefault(name, text)
+    groups: dict[str, list[str]] = {}
+    for name, text in at.items():
+        groups.setdefault(text, []).append(name)
+    if len(groups) == 1:
+        return f"every experiment at {next(iter(groups))}"
+    return "; ".join(f"{', '.join(names)} at {text}" for text, names in groups.items()) or "no scores"
 
 
 def table3_markdown(

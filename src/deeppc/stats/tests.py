@@ -49,13 +49,13 @@ CORRECTIONS = (
 )
 SCOPES = ("metric", "comparison")
 PAIRWISE_COLUMNS = [
-    "metric", "comparison", "kind", "a", "b", "family_a", "family_b", "unit", "iteration_a", "iteration_b",
-    "n_a", "n_b", "mean_a", "mean_b", "sd_a", "sd_b", "t", "df", "p", "p_adjusted", "correction", "alpha",
-    "significant", "hedges_g", "g_ci_low", "g_ci_high", "note",
+    "metric", "comparison", "kind", "a", "b", "family_a", "family_b", "unit", "compare_at", "iteration_a",
+    "iteration_b", "at_a", "at_b", "n_a", "n_b", "mean_a", "mean_b", "sd_a", "sd_b", "t", "df", "p", "p_adjusted",
+    "correction", "alpha", "significant", "hedges_g", "g_ci_low", "g_ci_high", "note", "warning",
 ]
 ONEWAY_COLUMNS = [
     "metric", "family", "unit", "iteration", "method", "k", "n_total", "experiments",
-    "statistic", "df_num", "df_den", "p", "note",
+    "statistic", "df_num", "df_den", "p", "note", "warning",
 ]
 
 
@@ -240,8 +240,9 @@ def _row(obs: Observations, comparison: str, kind: str, a: str, b: str, confiden
         notes.append(effect.note)
     return {
         "metric": obs.metric, "comparison": comparison, "kind": kind, "a": a, "b": b,
-        "family_a": obs.families[a], "family_b": obs.families[b], "unit": obs.unit,
+        "family_a": obs.families[a], "family_b": obs.families[b], "unit": obs.unit, "compare_at": obs.iteration_mode,
         "iteration_a": obs.iterations.get(a), "iteration_b": obs.iterations.get(b),
+        "at_a": obs.points.get(a, ""), "at_b": obs.points.get(b, ""), "warning": " | ".join(obs.warnings),
         "n_a": len(xa), "n_b": len(xb), "mean_a": mean_a, "mean_b": mean_b, "sd_a": sd_a, "sd_b": sd_b,
         "t": test.t, "df": test.df, "p": test.p, "hedges_g": effect.g,
         "g_ci_low": effect.ci_low, "g_ci_high": effect.ci_high, "note": "; ".join(notes),
@@ -283,7 +284,8 @@ def oneway_tests(obs: Observations) -> pd.DataFrame:
         groups = [obs.values(name) for name in names]
         row = {"metric": obs.metric, "family": family, "unit": obs.unit, "iteration": obs.iteration_mode,
                "method": "Welch's ANOVA", "k": len(names), "n_total": int(sum(map(len, groups))),
-               "experiments": ";".join(names), "statistic": None, "df_num": None, "df_den": None, "p": None}
+               "experiments": ";".join(names), "statistic": None, "df_num": None, "df_den": None, "p": None,
+               "warning": " | ".join(obs.warnings)}
         row["note"] = _oneway_problem(names, groups)
         if not row["note"]:
             with warnings.catch_warnings():

@@ -1,20 +1,32 @@
-"""Which observations a test compares: the iteration and the unit of analysis.
+"""Which observations a test compares: the checkpoint of each run and the unit of analysis.
 
-Two units are possible, and every output says which one was used:
+The checkpoint comes from `stats.compare_at` (deeppc.stats.points: equal
+images seen, equal epochs, each run's best on an independent selection set,
+the last, or one iteration). Two units are possible, and every output says
+which one was used:
 
-- `sample_sets`: the R independent generated sample sets scored at one
-  checkpoint (the paper: 5 sets). They measure the scoring noise of one
+- `training_seeds`: one value per training run (`name@r{k}`), the mean of
+  that run's sample sets at its compared checkpoint. Training runs are the
+  independent replications of a configuration, so this is the unit that
+  supports claims about configurations. Sample sets are nested in their run
+  and averaged rather than modelled: every run contributes the same number
+  of sets of the same size, so the run means are independent and identically
+  distributed under the null (variance σ²_seed + σ²_set/m), and Welch's
+  t-test on them is the exact test of the nested (seed, set) model for a
+  difference in configuration means — a mixed model with the seed as group
+  would give the same test with more assumptions and fragile variance
+  estimates at 3–5 seeds.
+- `sample_sets`: the R generated sample sets scored at one checkpoint (the
+  paper: 5 sets of one network). They measure the sampling noise of one
   trained generator, not how much a configuration varies between training
-  runs, so a significant difference means "these two trained generators
-  differ", not "these two configurations differ".
-- `training_seeds`: one value per training replicate (`name@r{k}`), the mean
-  of that replicate's sample sets. This is the unit that supports claims
-  about configurations.
+  runs, so "significant" means "these two trained networks differ", and with
+  large sets almost every pair is. Every table, CSV and report caption then
+  carries SAMPLE_SETS_WARNING.
 
 `auto` takes `training_seeds` when every experiment with data has at least
-two replicates at the compared iteration, otherwise `sample_sets`, so one
-analysis never mixes units. With `sample_sets` and several replicates the sets
-of all replicates are pooled (noted per experiment).
+two training runs at the compared checkpoint, otherwise `sample_sets`, so one
+analysis never mixes units. With `sample_sets` and several runs the sets of
+all runs are pooled (noted per experiment).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from deeppc.stats import points
 from deeppc.stats.scores import StatsInputError, natural_key, require_metric
 
 UNITS = ("auto", "sample_sets", "training_seeds")
@@ -32,7 +45,13 @@ UNIT_LABELS = {
     "sample_sets": "sample sets (independent generated sets scored at one checkpoint)",
     "training_seeds": "training seeds (one value per training run: the mean of its sample sets)",
 }
-OBS_COLUMNS = ["metric", "experiment", "family", "iteration", "unit", "replicate", "repeat", "n_sets", "value"]
+OBS_COLUMNS = ["metric", "experiment", "family", "iteration", "kimg", "epochs", "unit", "replicate", "repeat",
+               "n_sets", "value", "warning"]
+SAMPLE_SETS_WARNING = (
+    "WARNING: the unit of analysis is sample sets drawn from one trained network per experiment; "
+    "these tests measure that network's sampling noise, not differences between configurations "
+    "(train several seeds per experiment: train.replicates, stats.unit: training_seeds)"
+)
 
 
 @dataclass
@@ -45,63 +64,54 @@ class Observations:
     table: pd.DataFrame
     experiments: list[str]
     families: dict[str, str]
-    iterations: dict[str, int | None]
+    iterations: dict[str, int | None]  # the compared iteration, when one run or all runs share it
     notes: dict[str, list[str]] = field(default_factory=dict)
+    points: dict[str, str] = field(default_factory=dict)  # experiment -> 'iteration 7000 (448 kimg, ...)'
+    warnings: list[str] = field(default_factory=list)  # apply to every test of this metric
 
     def values(self, experiment: str) -> np.ndarray:
         return self.table.loc[self.table.experiment == experiment, "value"].to_numpy(dtype=float)
 
 
-def parse_iteration(value: str | int) -> int | str:
-    """`'800'` or 800 -> 800; `'best'` and `'last'` stay strings."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("best", "last"):
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise StatsInputError(f"compare iteration must be an integer, 'best' or 'last', got {value!r}") from None
-
-
 def select_observations(
     frame: pd.DataFrame,
     metric: str,
-    iteration: int | str = "last",
+    compare_at: str | int = "last",
     unit: str = "auto",
-    best_iterations: dict[str, int] | None = None,
     order: list[str] | None = None,
+    window: int = 3,
 ) -> Observations:
-    """Pick the values of `metric` at the compared iteration, in the chosen unit.
+    """Pick the values of `metric` at each run's compared checkpoint, in the chosen unit.
 
-    `iteration` is an integer (the same for every experiment, the paper's
-    "200 epochs"), `"last"` (each experiment's last scored iteration) or
-    `"best"` (each experiment's best checkpoint from `best_iterations`).
+    `compare_at` is any form of deeppc.stats.points (`last`, `best`, an
+    iteration, `"448 kimg"`, `"200 epochs"`); `window` smooths the selection
+    curve of `best`.
     """
     if unit not in UNITS:
         raise StatsInputError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
-    mode = parse_iteration(iteration)
-    if mode == "best" and best_iterations is None:
-        raise StatsInputError("iteration 'best' needs the best checkpoint per experiment (best_iterations)")
+    point = points.parse_compare_at(compare_at)
     experiments = _ordered(frame["experiment"].unique(), order)
     family_of = frame.groupby("experiment")["family"].first()
     families = {name: str(family_of[name]) for name in experiments}  # in analysis order
     rows = require_metric(frame, metric)
     notes: dict[str, list[str]] = {name: [] for name in experiments}
-    chosen: dict[str, int | None] = {}
-    parts = []
+    by_experiment = dict(tuple(rows.groupby("experiment", sort=False)))
+    chosen: dict[str, pd.DataFrame] = {}
     for name in experiments:
-        mine = rows[rows.experiment == name]
-        chosen[name] = _iteration_for(name, mine, mode, best_iterations, metric, notes[name])
-        if chosen[name] is None:
+        if name not in by_experiment:
+            notes[name].append(f"no {metric!r} values in any score file of {name}")
             continue
-        at = mine[mine.iteration == chosen[name]]
-        parts.append(_finite(at, notes[name]))
-    used = pd.concat(parts) if parts else rows.iloc[0:0]
+        picked = _chosen_rows(by_experiment[name], point, window, notes[name])
+        if not picked.empty:
+            chosen[name] = _finite(picked, notes[name])
+    used = pd.concat(chosen.values()) if chosen else rows.iloc[0:0]
     resolved = _resolve_unit(unit, used)
-    table = _to_unit(used, resolved, metric, notes)
-    return Observations(metric, resolved, str(mode), table, experiments, families, chosen, notes)
+    warnings = _warnings(resolved, used)
+    table = _to_unit(used, resolved, metric, notes, warnings)
+    iterations = {name: _shared_iteration(chosen[name]) if name in chosen else None for name in experiments}
+    described = {name: points.describe(part) for name, part in chosen.items() if not part.empty}
+    return Observations(metric, resolved, point.label(), table, experiments, families, iterations, notes,
+                        described, warnings)
 
 
 def _ordered(names, order: list[str] | None) -> list[str]:
@@ -112,22 +122,36 @@ def _ordered(names, order: list[str] | None) -> list[str]:
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), natural_key(n)))
 
 
-def _iteration_for(name, rows, mode, best_iterations, metric, notes) -> int | None:
-    if rows.empty:
-        notes.append(f"no {metric!r} values in any score file of {name}")
-        return None
-    scored = sorted(rows.iteration.unique())
-    if mode == "last":
-        return int(scored[-1])
-    if mode == "best":
-        if name not in best_iterations or best_iterations[name] is None:
-            notes.append(f"no best checkpoint for {name}")
-            return None
-        return int(best_iterations[name])
-    if mode not in scored:
-        notes.append(f"no {metric!r} score at iteration {mode} (scored: {_short(scored)})")
-        return None
-    return int(mode)
+def _chosen_rows(rows: pd.DataFrame, point: points.ComparePoint, window: int, notes: list[str]) -> pd.DataFrame:
+    """Each training run's rows at its compared checkpoint (and, for `best`, its test sets only)."""
+    if point.kind == "iteration":  # the common case, without a per-run pass
+        at = rows[rows.iteration == int(point.value)]
+        if at.empty:
+            notes.append(points.choose(rows, point, window).note)
+        return at
+    parts = []
+    for _, run_rows in rows.groupby("run", sort=False):
+        choice = points.choose(run_rows, point, window)
+        if choice.note:
+            notes.append(choice.note)
+        if choice.iteration is None:
+            continue
+        at = run_rows[run_rows.iteration == choice.iteration]
+        if choice.repeats is not None:
+            at = at[at["repeat"].isin(choice.repeats)]
+        parts.append(at)
+    return pd.concat(parts) if parts else rows.iloc[0:0]
+
+
+def _shared_iteration(rows: pd.DataFrame) -> int | None:
+    iterations = rows["iteration"].unique()
+    return int(iterations[0]) if len(iterations) == 1 else None
+
+
+def _warnings(unit: str, used: pd.DataFrame) -> list[str]:
+    warnings = [SAMPLE_SETS_WARNING] if unit == "sample_sets" and not used.empty else []
+    unequal = points.unequal_progress(used) if not used.empty else ""
+    return warnings + ([f"WARNING: {unequal}"] if unequal else [])
 
 
 def _short(values) -> str:
@@ -152,19 +176,24 @@ def _resolve_unit(unit: str, rows: pd.DataFrame) -> str:
     return "training_seeds" if (seeds >= 2).all() else "sample_sets"
 
 
-def _to_unit(rows: pd.DataFrame, unit: str, metric: str, notes: dict[str, list[str]]) -> pd.DataFrame:
+def _to_unit(rows: pd.DataFrame, unit: str, metric: str, notes: dict[str, list[str]],
+             warnings: list[str]) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=OBS_COLUMNS)
+    rows = rows.assign(kimg=rows["images_seen"] / 1000, epochs=rows["images_seen"] / rows["n_train"])
     if unit == "training_seeds":
-        grouped = rows.groupby(["experiment", "family", "iteration", "replicate"], sort=False)["value"]
-        table = grouped.agg(value="mean", n_sets="count").reset_index()
+        keys = ["experiment", "family", "iteration", "replicate"]
+        grouped = rows.groupby(keys, sort=False)
+        table = grouped["value"].agg(value="mean", n_sets="count").join(grouped[["kimg", "epochs"]].first())
+        table = table.reset_index()
         table["repeat"] = math.nan
     else:
-        table = rows[["experiment", "family", "iteration", "replicate", "repeat", "value"]].copy()
+        table = rows[["experiment", "family", "iteration", "kimg", "epochs", "replicate", "repeat", "value"]].copy()
         table["n_sets"] = 1
         for name, seeds in rows.groupby("experiment")["replicate"].nunique().items():
             if seeds > 1:
                 notes[name].append(f"sample sets pooled over {seeds} training seeds")
     table["metric"] = metric
     table["unit"] = unit
+    table["warning"] = " | ".join(warnings)
     return table[OBS_COLUMNS].reset_index(drop=True)

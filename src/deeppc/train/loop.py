@@ -42,7 +42,7 @@ from deeppc.train.ema import ema_beta, update_ema
 from deeppc.train.losses import PhaseContext, build_loss
 from deeppc.train.losslog import Diverged, LossLog
 from deeppc.train.rundir import RunPaths
-from deeppc.train.sampler import EpochSampler
+from deeppc.train.sampler import EpochSampler, images_seen
 from deeppc.train.settings import TrainSettings
 from deeppc.train.signals import Interrupted, StopRequests
 from deeppc.train.transfer import initialize
@@ -103,9 +103,7 @@ class Trainer:
     def images_seen(self, iteration: int) -> int:
         """Training images shown to D in iterations 1..`iteration` (only an epoch's last batch is short)."""
         sampler = self.sampler
-        epochs, position = divmod(iteration, sampler.batches_per_epoch)
-        per_epoch = sampler.batches_per_epoch * sampler.batch_size if sampler.drop_last else sampler.n_items
-        return epochs * per_epoch + position * sampler.batch_size
+        return images_seen(iteration, sampler.n_items, sampler.batch_size, sampler.drop_last)
 
     def real_batch(self, iteration: int) -> torch.Tensor:
         """Batch of 1-based `iteration` as float (N, 1, H, W) in [-1, 1] (x / 127.5 - 1)."""

@@ -17,6 +17,24 @@ import numpy as np
 from deeppc.seeding import derive_seed
 
 
+def batches_per_epoch(n_items: int, batch_size: int, drop_last: bool) -> int:
+    """Minibatches in one pass over `n_items` images (a short last batch counts unless dropped)."""
+    return n_items // batch_size if drop_last else math.ceil(n_items / batch_size)
+
+
+def images_seen(iteration: int, n_items: int, batch_size: int, drop_last: bool) -> int:
+    """Training images shown to D in iterations 1..`iteration` (only an epoch's last batch is short).
+
+    A pure function of the run's settings and its training-set size, so the
+    score and stats stages state training progress (kimg, epochs) exactly
+    as the trainer counted it.
+    """
+    per_epoch_batches = batches_per_epoch(n_items, batch_size, drop_last)
+    epochs, position = divmod(iteration, per_epoch_batches)
+    per_epoch = per_epoch_batches * batch_size if drop_last else n_items
+    return epochs * per_epoch + position * batch_size
+
+
 class EpochSampler:
     def __init__(self, n_items: int, batch_size: int, seed: int, drop_last: bool = False) -> None:
         if n_items < 1:
@@ -27,7 +45,7 @@ class EpochSampler:
         self.batch_size = batch_size
         self.seed = seed
         self.drop_last = drop_last
-        self.batches_per_epoch = n_items // batch_size if drop_last else math.ceil(n_items / batch_size)
+        self.batches_per_epoch = batches_per_epoch(n_items, batch_size, drop_last)
         self._cached: tuple[int, np.ndarray] | None = None
 
     def locate(self, iteration: int) -> tuple[int, int]:
