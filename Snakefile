@@ -33,7 +33,9 @@ include: "rules/stats.smk"
 include: "rules/report.smk"
 
 
-report: "workflow/report/workflow.rst"
+# The front page: once the workflow has written it, the study's answer (rule
+# front_page); before that, the static description of what will run.
+report: os.path.abspath(FRONT_PAGE) if os.path.exists(FRONT_PAGE) else "workflow/report/workflow.rst"
 
 
 rule all:
@@ -42,4 +44,5 @@ rule all:
         medfid_outputs(),
         stats_files(),
         figure_files(),
+        FRONT_PAGE,
     default_target: True

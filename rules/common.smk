@@ -119,6 +119,7 @@ def score_input(wc):
     }
     if MEMORIZATION:
         inputs["holdout"] = real_stats(view, PRIMARY, "holdout")
+        inputs["manifest"] = results("data", "manifest.csv")  # the held-out images' patients
     return inputs
 
 
@@ -211,3 +212,24 @@ def medfid_outputs():
     if not MEDFID:
         return []
     return [results("medfid", "metrics.json"), results("medfid", "validation", "summary.json")]
+
+
+# ------------------------------------------------------------- front page
+
+FRONT_PAGE = results("report", "front.rst")
+
+
+def front_page_links():
+    """Topic -> the report item the front page links to (Snakemake names link targets by path)."""
+    links = {"pairwise": results("stats", "pairwise.csv")}
+    for m in STATS_METRICS:
+        links[f"curves_{m}"] = results("figures", f"curves_{m}.png")
+        links[f"comparison_{m}"] = results("figures", f"comparison_{m}.png")
+    if MEMORIZATION:
+        links.update({f"memorization_{n}": results("figures", f"memorization_{n}.png") for n in EXPERIMENTS})
+    return links
+
+
+def front_page_title():
+    source = config["data"].get("input") or "the synthetic demo export"
+    return f"deeppc: {len(EXPERIMENTS)} GAN experiments on {source}"

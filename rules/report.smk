@@ -88,3 +88,24 @@ if config["vtt"]["enabled"]:
             ENV
         script:
             "../workflow/scripts/vtt_kit.py"
+
+
+rule front_page:
+    # The report's front page (Snakefile: `report:`): the study's answer, from the stages' files.
+    input:
+        summary=results("data", "summary.json"),
+        pairwise=results("stats", "pairwise.csv"),
+        best=results("stats", "best_checkpoints.csv"),
+        settings=results("stats", "settings.json"),
+        scores=[results("scores", n, f"{compare_iteration(n)}.json") for n in FIRST_RUNS],
+    output:
+        FRONT_PAGE,
+    params:
+        links=front_page_links(),
+        title=front_page_title(),
+    log:
+        results("logs", "front_page.log"),
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/front_page.py"

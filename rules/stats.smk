@@ -6,7 +6,7 @@ rule stats:
     input:
         score_files(),
     output:
-        [report(f, category="Statistics", caption="../workflow/report/stats.rst") if f.endswith(".csv") else f
+        [report(f, category="Statistical tests", caption="../workflow/report/stats.rst") if f.endswith(".csv") else f
          for f in stats_files()],
     params:
         stats=config["stats"],

@@ -82,9 +82,16 @@ def test_report_has_every_section(demo_run):
                        cwd=demo_run)
     assert result.returncode == 0, result.stderr[-3000:]
     html = (demo_run / "results" / "report.html").read_text()
-    for section in ("Statistics", "Scores over training", "Compared iteration", "Losses", "Samples", "Memorisation"):
+    for section in ("Statistical tests", "Scores over training", "Compared iteration", "Losses", "Samples",
+                    "Memorisation"):
         assert section in html
     assert "not comparable to published" in html
+    assert "System Message" not in html  # no docutils warning anywhere (captions, front page)
+    # the front page opens on the answer: data, best checkpoints, real differences, memorisation, warnings
+    for headline in ("Read this first", "randomly initialised weights", "files read from",
+                     "Best checkpoint of each experiment", "Which differences are real", "tested pairs differ",
+                     "unit: training seeds", "compared at 3.2 kimg", "Memorisation (does a generator copy"):
+        assert headline in html, headline
 
 
 @pytest.mark.workflow

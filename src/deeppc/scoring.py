@@ -6,6 +6,10 @@ derived from (root seed, "score", experiment, iteration, r), so any repeat can
 be regenerated from the names in its result. Every extractor gives its own
 Fréchet distance ("fid", "medfid", ...); KID, precision/recall and the
 memorisation check use the first extractor listed, which the result records.
+The memorisation check's verdict is per checkpoint: the repeats share one
+calibration set, so their flagged counts are pooled into one Beta-Binomial
+test (`memorization` at the top level of the result; each repeat keeps its
+own numbers).
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+import pandas as pd
+
 from deeppc import __version__, files
-from deeppc.metrics import api, extractors
+from deeppc.metrics import api, extractors, memorization
 from deeppc.metrics.stats_cache import FeatureStats
 from deeppc.models import generate, load_generator
 from deeppc.seeding import derive_seed
@@ -45,6 +52,7 @@ class ScoreJob:
     feature_batch: int = 32
     truncation_psi: float = 1.0
     device: str = "cpu"
+    manifest: Path | None = None  # the data stage's manifest: patients of the held-out images
     batch_size_train: int | None = None  # the run's training batch and drop_last: its progress (kimg, epochs)
     drop_last: bool = False
 
@@ -61,7 +69,7 @@ def score_checkpoint(
     reference = _reference(job, real[primary]) if job.holdout is not None else None
     metrics = api.METRICS if reference is not None else tuple(m for m in api.METRICS if m != "memorization")
     n = job.n_images or real[primary].n
-    repeats, warnings = [], []
+    repeats, warnings, mem_sets = [], [], []
     for r in range(job.repeats):
         seed = derive_seed(job.seed, "score", job.experiment, job.iteration, r)
         images = _sample(generator, n, seed, job)
@@ -74,10 +82,14 @@ def score_checkpoint(
                 batch_size=job.feature_batch,
             )  # fmt: skip
             warnings += [w for w in result.pop("warnings") if w not in warnings]
+            if name == primary:
+                mem_sets.append({k: v for k, v in result.items() if k.startswith("mem_")})
             row.update(_metric_values(result))
         repeats.append(row)
         log.info("%s@%d repeat %d: %s", job.experiment, job.iteration, r, _brief(row))
     record = _record(job, meta, nets, real, n, repeats, warnings)
+    if mem_sets:  # one verdict for the checkpoint: its repeats share the calibration half of the holdout
+        record["memorization"] = {**memorization.pooled(mem_sets), "extractor": primary}
     files.write_json(out_json, record)
     return record
 
@@ -88,20 +100,47 @@ def _sample(generator, n: int, seed: int, job: ScoreJob):
 
 
 def _reference(job: ScoreJob, train: FeatureStats) -> api.MemorizationReference:
-    from deeppc.data.imageset import load_folder
+    from deeppc.data.imageset import list_images, load_folder
 
     # pixel-space nearest neighbours need the images; features come from the caches
+    groups = holdout_groups(job.manifest, list_images(job.holdout_images)) if job.manifest else None
     return api.MemorizationReference(
         train=train, holdout=FeatureStats.load(job.holdout),
         train_images=load_folder(job.train_images), holdout_images=load_folder(job.holdout_images),
+        holdout_groups=groups,
     )  # fmt: skip
 
 
+def holdout_groups(manifest: Path, images: list[Path]) -> np.ndarray:
+    """The patient of each held-out image (file order), as the data stage's split grouped them.
+
+    Images of one patient are alike, so the memorisation check keeps a patient
+    on one side of its reference/calibration split (the split's own key:
+    patient, else study, else the file).
+    """
+    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    key = table["patient_key"].where(table["patient_key"] != "", table["study_key"])
+    key = key.where(key != "", table["sha256"])
+    by_name = dict(zip(table["output"].map(lambda p: Path(p).name), key))
+    missing = [p.name for p in images if p.name not in by_name]
+    if missing:
+        raise ValueError(f"{manifest}: no manifest row for held-out image(s) {', '.join(missing[:3])}")
+    return np.asarray([by_name[p.name] for p in images])
+
+
 _BOOKKEEPING = {"extractor", "extractor_identity_sha256", "n_real", "n_fake", "seed", "n_train", "n_holdout"}
+# memorisation settings, counts and the verdict belong to the checkpoint (top-level `memorization`);
+# repeats keep plain-number measures only, since the stats stage treats every numeric repeat key as a metric
+_MEM_PER_CHECKPOINT = {"mem_alpha", "mem_level", "mem_n_reference", "mem_n_calibration", "mem_n", "mem_flagged",
+                       "mem_expected", "mem_verdict", "mem_reason"}  # fmt: skip
+_MEM_PER_CHECKPOINT_PREFIXES = ("mem_flagged_", "mem_holdout_ratio_median_")
 
 
 def _metric_values(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if k not in _BOOKKEEPING}
+    return {
+        k: v for k, v in result.items()
+        if k not in _BOOKKEEPING and k not in _MEM_PER_CHECKPOINT and not k.startswith(_MEM_PER_CHECKPOINT_PREFIXES)
+    }  # fmt: skip
 
 
 def _brief(row: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from workflow_runs import REPO, reduced_config, snakemake, write_config  # noqa:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "slurm: needs the one-node SLURM cluster of tests/cluster/slurm/setup.sh (CI starts it)"
+        "markers", "slurm: needs the one-node SLURM cluster of tests/cluster/slurm/setup.sh (started by the tests as root)"
     )
 
 

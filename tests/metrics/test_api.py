@@ -10,7 +10,9 @@ import pytest
 from deeppc.metrics.api import MemorizationReference, MetricOptions, parse_metrics, score_features, score_images
 from deeppc.metrics.extractors import PixelExtractor
 from deeppc.metrics.frechet import frechet_distance_features
+from deeppc.metrics.memorization import pooled
 from deeppc.metrics.stats_cache import FeatureStats
+from deeppc.scoring import _metric_values
 
 IDENTITY = {"name": "test-features"}
 
@@ -64,7 +66,7 @@ def test_statistics_from_different_extractors_are_refused(features):
 
 def test_memorization_through_score_images(gray_images, tmp_path):
     extractor = PixelExtractor(size=8)
-    train_images, holdout_images = gray_images(40, size=16, seed=1), gray_images(20, size=16, seed=2)
+    train_images, holdout_images = gray_images(40, size=16, seed=1), gray_images(60, size=16, seed=2)
     fake_images = np.concatenate([train_images[:10], gray_images(10, size=16, seed=3)])
 
     def stats(images):
@@ -75,16 +77,37 @@ def test_memorization_through_score_images(gray_images, tmp_path):
         fake_images, reference.train, extractor, "memorization", seed=0, reference=reference,
         pairs_png=tmp_path / "pairs.png", options=MetricOptions(mem_pixel_size=8, mem_pairs=3),
     )  # fmt: skip
-    assert result["mem_fraction"] >= 0.5 and result["mem_fraction_pixel"] >= 0.5
-    assert (result["n_train"], result["n_holdout"]) == (40, 20)
+    # half the images are copies: all of them flagged, in both spaces, and the verdict says so
+    assert result["mem_verdict"] == "copying" and result["mem_p"] < result["mem_level"] == 0.01
+    assert result["mem_fraction"] >= 0.5 and result["mem_fraction_pixel"] >= 0.5 and result["mem_flagged"] >= 10
+    assert (result["n_train"], result["n_holdout"], result["mem_n_calibration"]) == (40, 60, 30)
     assert (tmp_path / "pairs.png").is_file()
-    assert any("holdout" in w for w in result["warnings"])
+    assert any("30 calibration images" in w for w in result["warnings"])
+    json.dumps(result)
     with pytest.raises(ValueError, match="MemorizationReference"):
         score_images(fake_images, reference.train, extractor, "memorization", seed=0)
+
+    # the score stage keeps plain numbers per repeat; the verdict is the checkpoint's, pooled over repeats
+    row = _metric_values({k: v for k, v in result.items() if k != "warnings"})  # the stage pops warnings first
+    assert row and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values())
+    assert {"mem_fraction", "mem_excess", "mem_p", "mem_fraction_pixel"} <= set(row)
+    assert not {"mem_verdict", "mem_alpha", "mem_flagged", "mem_n_calibration"} & set(row)
+    evidence = pooled([{k: v for k, v in result.items() if k.startswith("mem_")}] * 2)
+    assert (evidence["verdict"], evidence["n"], evidence["flagged"]) == ("copying", 40, 2 * result["mem_flagged"])
+
+
+def test_memorization_with_too_small_a_holdout_is_inconclusive(features):
+    train, holdout = _stats(features(40, 8, seed=13)), _stats(features(12, 8, seed=14))
+    reference = MemorizationReference(train, holdout)
+    result = score_features(train, train, "memorization", seed=0, reference=reference)  # verbatim copies
+    assert result["mem_verdict"] == "inconclusive" and "mem_p" not in result and "mem_fraction_pixel" not in result
+    assert any("inconclusive" in w for w in result["warnings"])
 
 
 def test_options_and_metric_names():
     assert MetricOptions.from_config({"kid_subsets": 7, "compute": ["fid"]}).kid_subsets == 7
+    options = MetricOptions.from_config({"mem_alpha": 0.1, "mem_level": 0.05})
+    assert (options.mem_alpha, options.mem_level) == (0.1, 0.05)
     assert parse_metrics("fid, kid,fid") == ("fid", "kid")
     with pytest.raises(ValueError, match="unknown metric"):
         parse_metrics("fid,is")

@@ -61,14 +61,12 @@ def test_epochs_pick_the_nearest_checkpoint_from_exact_progress(write_score):
 
 def test_kimg_that_is_no_kept_checkpoint_is_explained(write_score):
     frame = _two_batch_sizes(write_score)
-    obs = select_observations(frame, "fid", "1 kimg")
-    assert obs.iterations == {"stylegan2": None, "wgangp1": None}
-    assert obs.notes["wgangp1"] == ["1 kimg is no whole iteration at batch size 64"]
-    assert obs.notes["stylegan2"] == ["1 kimg is no whole iteration at batch size 16"]
+    with pytest.raises(StatsInputError, match="1 kimg is no whole iteration at batch size"):
+        select_observations(frame, "fid", "1 kimg")  # no run has a checkpoint there: an error, not empty tables
     obs = select_observations(frame, "fid", "6.4 kimg")  # iteration 400 at batch 16, 100 at batch 64: both scored
     assert obs.iterations == {"stylegan2": 400, "wgangp1": 100}
-    obs = select_observations(frame, "fid", "9.6 kimg")  # iteration 150 at batch 64 was never scored
-    assert obs.notes["wgangp1"] == ["no 'fid' score at iteration 150 (scored: 100, 200, 300, ..., 700, 800)"]
+    with pytest.raises(StatsInputError, match=r"no 'fid' score at iteration 600 \(scored: 400, 800, 1200, ..."):
+        select_observations(frame, "fid", "9.6 kimg")  # iterations 150 and 600 were never scored
 
 
 def test_progress_missing_from_old_score_files_is_an_error_naming_the_file(write_score):
@@ -102,8 +100,10 @@ def test_best_per_training_run_with_seeds_as_unit(write_score):
 
 def test_best_without_a_second_set_is_explained(write_score):
     write_score("a", "f", 100, {"fid": [1.0]})
+    write_score("b", "f", 100, {"fid": [1.0, 2.0]})
     obs = select_observations(load_scores(write_score.root), "fid", "best")
     assert "needs a selection set (repeat 0) and at least one more" in obs.notes["a"][0]
+    assert obs.values("b").tolist() == [2.0]
 
 
 def _frame(studies: list[dict[str, np.ndarray]]) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from deeppc.logs import log_to_file
 from deeppc.metrics.api import MetricOptions
 from deeppc.provenance import record
 from deeppc.scoring import ScoreJob, score_checkpoint
+from deeppc.train.device import select
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
     sm = snakemake  # noqa: F821
@@ -17,6 +18,7 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         checkpoint=Path(sm.input.ckpt),
         real=dict(zip(names, map(Path, sm.input.real))),
         holdout=Path(sm.input.holdout) if "holdout" in sm.input.keys() else None,
+        manifest=Path(sm.input.manifest) if "manifest" in sm.input.keys() else None,
         train_images=images / "train",
         holdout_images=images / "holdout",
         weights=dict(zip(names, map(Path, sm.input.weights))),
@@ -28,7 +30,7 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         batch_size=sm.params.score["batch_size"],
         feature_batch=sm.params.metrics["batch_size"],
         truncation_psi=sm.params.score["truncation_psi"],
-        device=sm.params.device,
+        device=str(select(sm.params.device)),  # checked: auto, cpu, cuda[:N] with a GPU
         batch_size_train=sm.params.progress["batch_size"],
         drop_last=sm.params.progress["drop_last"],
     )

@@ -2,8 +2,10 @@
 
 `score_features` takes feature statistics for both sides and returns a flat,
 JSON-ready dict: the Fréchet distance under the extractor's key ("fid",
-"medfid", ...), "kid"/"kid_std", "precision"/"recall", the "mem_*" values,
-the numbers of images used, the subset sizes and any sample-size warnings.
+"medfid", ...), "kid"/"kid_std", "precision"/"recall", the "mem_*" values of
+the memorisation check (numbers, plus its verdict "mem_verdict" and
+"mem_reason"; see deeppc.metrics.memorization), the numbers of images used,
+the subset sizes and any sample-size warnings.
 `score_images` and `score_folders` extract the features first, with the same
 extractor and preprocessing the real statistics were computed with (checked).
 """
@@ -42,7 +44,8 @@ class MetricOptions:
     kid_degree: int = 3
     kid_coef0: float = 1.0
     pr_k: int = 3
-    mem_quantile: float = 0.05
+    mem_alpha: float = 0.05  # conformal level: a generated image is flagged when its p-value is ≤ this
+    mem_level: float = 0.01  # the copy test's level: verdict "copying" when its p-value is below this
     mem_pixel_size: int = 64
     mem_pairs: int = 16
 
@@ -55,12 +58,16 @@ class MetricOptions:
 
 @dataclass(frozen=True)
 class MemorizationReference:
-    """Training and holdout sets for memorization; images enable the pixel-space search."""
+    """Training and holdout sets for memorization; images enable the pixel-space search.
+
+    `holdout_groups` (one key per holdout image, e.g. the patient) keeps a group's
+    images in one half of the holdout split; see deeppc.metrics.memorization."""
 
     train: FeatureStats
     holdout: FeatureStats
     train_images: np.ndarray | None = None
     holdout_images: np.ndarray | None = None
+    holdout_groups: np.ndarray | None = None
 
 
 def parse_metrics(spec: str | Sequence[str]) -> tuple[str, ...]:
@@ -137,16 +144,17 @@ def _memorization(
     with_pixels = fake_images is not None and reference.train_images is not None
     result = memorization(
         fake.features, reference.train.features, reference.holdout.features,
-        quantile=options.mem_quantile, pixel_size=options.mem_pixel_size,
+        alpha=options.mem_alpha, level=options.mem_level, pixel_size=options.mem_pixel_size,
         generated_images=fake_images if with_pixels else None,
         train_images=reference.train_images if with_pixels else None,
         holdout_images=reference.holdout_images if with_pixels else None,
+        holdout_groups=reference.holdout_groups,
     )  # fmt: skip
     if pairs_png is not None:
         if fake_images is None or reference.train_images is None:
             raise ValueError("saving the closest pairs needs the generated and training images")
         save_pairs_grid(pairs_png, result, fake_images, reference.train_images, options.mem_pairs)
-    warnings += samplesize.memorization_warnings(reference.holdout.n, options.mem_quantile)
+    warnings += samplesize.memorization_warnings(result.test.n_calibration, options.mem_alpha, result.test.verdict)
     return {**result.summary(), "n_train": reference.train.n, "n_holdout": reference.holdout.n}
 
 
@@ -232,7 +240,7 @@ def score_folders(
         if train is None or holdout is None:
             raise ValueError("memorization needs the training and holdout image folders")
         reference = load_reference(train, holdout, extractor, batch_size=batch_size)
-    fake_images = load_folder(fake)
+    fake_images = load_folder(fake, min_images=2)  # statistics need two; the error names the folder
     result = score_images(
         fake_images, real_statistics(real, extractor, batch_size, progress), extractor, metrics,
         seed=seed, options=options, reference=reference, pairs_png=pairs_png,

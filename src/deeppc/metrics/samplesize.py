@@ -11,7 +11,7 @@ from __future__ import annotations
 
 STRONG_MIN = 50
 PR_MIN = 1000
-HOLDOUT_MIN = 100
+CALIBRATION_MIN = 100  # calibration images (half the holdout) for the memorisation test
 PAPER_NOTE = "the original study's scripts used 10 images per score, which is far too few"
 
 
@@ -62,10 +62,17 @@ def pr_warnings(n_real: int, n_fake: int, k: int) -> list[str]:
     return out
 
 
-def memorization_warnings(n_holdout: int, quantile: float) -> list[str]:
-    if n_holdout < HOLDOUT_MIN:
+def memorization_warnings(n_calibration: int, alpha: float, verdict: str) -> list[str]:
+    """The copy test calibrates its null flag rate on the calibration half of the holdout: say when that
+    half is too small for a verdict, or so small that only a large share of copies can be shown."""
+    if verdict == "inconclusive":
         return [
-            f"memorization: threshold is the {quantile:g} quantile of only {n_holdout} holdout distances "
-            f"(about {max(n_holdout * quantile, 0):.1f} images below it); the fraction is coarse"
+            f"memorization: inconclusive: {n_calibration} calibration images (half the holdout) cannot calibrate "
+            f"a flag rate of alpha = {alpha:g} with a useful test; use a larger holdout"
+        ]
+    if n_calibration < CALIBRATION_MIN:
+        return [
+            f"memorization: only {n_calibration} calibration images (half the holdout): the null flag rate is "
+            f"uncertain, so only a large share of copies can give the verdict 'copying'"
         ]
     return []

@@ -4,7 +4,8 @@
 - `comparison_figure`: mean ± sd at the compared iteration with every unit shown (Fig 6)
 - `losses_figure`: generator/discriminator losses from `losses.csv` (Figs 4, 5)
 - `sample_grid_figure`: fixed-noise sample grids at chosen iterations (Figs 8–10)
-- `memorization_figure`: an existing nearest-pairs PNG, titled in the same style
+- `memorization_figure`: an existing nearest-pairs PNG, titled in the same style (a multi-line
+  subtitle, e.g. the memorisation verdict and its evidence, gets the room it needs)
 
 Inputs are the stats stage's tables (`curves.csv`, `observations.csv`,
 `best_checkpoints.csv`) or the train stage's files; a missing file or
@@ -24,6 +25,8 @@ from PIL import Image
 from deeppc.report import style
 from deeppc.stats.scores import natural_key
 from deeppc.stats.units import UNIT_LABELS
+
+TITLE_LINE_INCHES = 0.2  # one line of a 10 pt title with its spacing
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -246,8 +249,11 @@ def memorization_figure(
         image = np.asarray(im.convert("L"))
     height, width = image.shape
     panel_width = 2 * style.PANEL[0]
+    heading = title if subtitle is None else f"{title}\n{subtitle}"
+    # room for a title and a one-line subtitle, plus a line's height for each further line (the verdict's evidence)
+    heading_inches = 0.5 + TITLE_LINE_INCHES * max(0, heading.count("\n") - 1)
     with style.context():
-        fig, axes = style.new_figure(1, panel=(panel_width, panel_width * height / width + 0.5))
+        fig, axes = style.new_figure(1, panel=(panel_width, panel_width * height / width + heading_inches))
         _image_cell(axes[0], png)
-        axes[0].set_title(title if subtitle is None else f"{title}\n{subtitle}")
+        fig.suptitle(heading)  # laid out by the figure, so a long heading is never clipped
         return style.save(fig, out)

@@ -41,8 +41,13 @@ RC = {
 # a colour-blind-safe qualitative palette (Okabe & Ito)
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 METRIC_LABELS = {"medfid": "MedFID", "fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall",
-                 "mem_fraction": "memorized fraction", "mem_feature_nn_median": "median NN feature distance"}
-LOWER_IS_BETTER = {"medfid", "fid", "kid", "mem_fraction"}
+                 "mem_fraction": "fraction flagged as copies", "mem_excess": "estimated share of copies",
+                 "mem_p": "copy test p-value (low: copying)",
+                 "mem_fraction_feature": "fraction flagged as copies (features)",
+                 "mem_fraction_pixel": "fraction flagged as copies (pixels)",
+                 "mem_ratio_median_feature": "median copy ratio (features)",
+                 "mem_ratio_median_pixel": "median copy ratio (pixels)"}  # fmt: skip
+LOWER_IS_BETTER = {"medfid", "fid", "kid", "mem_fraction", "mem_excess", "mem_fraction_feature", "mem_fraction_pixel"}
 ITERATION_LABEL = "training iteration (discriminator updates)"
 
 
