@@ -15,10 +15,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from deeppc.validate import InputError
+
 SCHEMA_FILE = "config.schema.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration value is missing, unknown or of the wrong type."""
 
 
@@ -97,15 +99,22 @@ def _message(error: jsonschema.ValidationError) -> str:
 def load(path: str | Path) -> dict:
     """Read a YAML config file and validate it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder, expected a YAML file")
     try:
-        config = yaml.safe_load(path.read_text()) or {}
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text (UTF-8) YAML file") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return validate(config)
+    try:
+        return validate(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def section(config: dict, *keys: str) -> Any:

@@ -3,7 +3,10 @@
 Every file deeppc produces is written to a temporary name in the destination
 folder and renamed into place, so a job killed mid-write never leaves a
 truncated PNG, table or checkpoint behind (rename is atomic on POSIX within
-one file system).
+one file system). Folders follow the same rule: `atomic_folder` builds the new
+entries in a hidden folder inside the destination and moves them into place
+only when everything succeeded. A failure leaves what was there before, and
+no folder that the failed write created (not even an empty one).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -38,8 +42,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", durable: bool = True)
     stage only stages and publishes later, as a folder, can skip that cost.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    created = make_folders(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except BaseException:
+        remove_empty(created)
+        raise
     os.fchmod(fd, _FILE_MODE)
     try:
         with os.fdopen(fd, mode) as fh:
@@ -51,7 +59,68 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", durable: bool = True)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        remove_empty(created)
         raise
+
+
+def make_folders(folder: str | os.PathLike) -> list[Path]:
+    """mkdir -p `folder`; returns the folders it created, outermost first (for `remove_empty`)."""
+    folder = Path(folder)
+    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty(created: list[Path]) -> None:
+    """Undo `make_folders` after a failure: remove the folders it created, innermost first, while empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another writer, or a file that belongs there now): keep it and its parents
+            return
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+    """Yield a hidden build folder inside `path`; on success move its entries into `path`, replacing
+    same-named ones. Other entries of `path` are kept (a user's files are never deleted) unless
+    `replace`, for a caller that has checked `path` holds only its own earlier output.
+    On failure the build folder goes, and `path` itself if this call created it."""
+    path = Path(path)
+    created = make_folders(path)
+    build = Path(tempfile.mkdtemp(prefix=".build-", dir=path))
+    try:
+        yield build
+        if replace:
+            for entry in path.iterdir():
+                if entry != build:
+                    _remove(entry)
+        publish_entries(build, path)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        remove_empty(created)
+        raise
+
+
+def moved(paths: dict[str, str], build: Path, out: Path) -> dict[str, str]:
+    """Paths written under an `atomic_folder` build folder, as they are after publishing into `out`."""
+    return {name: os.fspath(Path(out) / Path(path).relative_to(build)) for name, path in paths.items()}
+
+
+def publish_entries(build: Path, out: Path) -> None:
+    """Move every entry of `build` into `out` (a folder replaces the old folder of that name), then drop `build`."""
+    for entry in sorted(build.iterdir()):
+        target = out / entry.name
+        _remove(target)
+        os.replace(entry, target)
+    build.rmdir()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from deeppc.validate import is_input_error, one_line
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -34,8 +36,15 @@ class log_to_file:
         return setup(None)
 
     def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is not None:  # the traceback belongs in the rule's log too
+        exc = exc_info[1]
+        bad_input = isinstance(exc, BaseException) and is_input_error(exc)
+        if bad_input:  # one line, as the command line reports it (see deeppc.validate)
+            logging.getLogger("deeppc").error("job failed: bad input: %s", one_line(exc))
+        elif exc_info[0] is not None:  # a bug or a crash: the traceback belongs in the rule's log too
             logging.getLogger("deeppc").error("job failed", exc_info=exc_info)  # type: ignore[arg-type]
         sys.stderr = self._saved
         logging.shutdown()
         self._stream.close()
+        if bad_input:
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            raise SystemExit(2) from None

@@ -38,10 +38,24 @@ def test_score_prints_all_requested_metrics(capsys, folders, tmp_path):
         "--pairs-png", str(tmp_path / "pairs.png"), "--kid-subsets", "4", "--out", str(tmp_path / "score.json"),
     )  # fmt: skip
     assert code == 0
-    assert {"fd_pixels", "kid", "kid_std", "precision", "recall", "mem_fraction", "warnings"} <= set(result)
+    assert {"fd_pixels", "kid", "kid_std", "precision", "recall", "mem_fraction", "mem_verdict"} <= set(result)
     assert (result["n_real"], result["n_fake"], result["n_holdout"]) == (30, 24, 12)
+    # 6 calibration images cannot calibrate alpha = 0.05 (7 × 0.05 < 1): no verdict, and it says why
+    assert result["mem_verdict"] == "inconclusive" and "needs at least 19" in result["mem_reason"]
     assert json.loads((tmp_path / "score.json").read_text()) == result
     assert (tmp_path / "pairs.png").is_file()
+
+
+def test_score_memorization_flags_reach_the_test(capsys, folders, tmp_path, gray_images, write_folder):
+    copies = write_folder(tmp_path / "copies", gray_images(30, size=16, seed=1))  # the training images themselves
+    code, result, _ = _run(
+        capsys, "score", "--real", str(folders["real"]), "--fake", str(copies), "--metrics", "memorization",
+        "--extractor", "pixels", "--device", "cpu", "--train", str(folders["train"]),
+        "--holdout", str(folders["holdout"]), "--mem-alpha", "0.25", "--mem-level", "0.02",
+    )  # fmt: skip
+    assert code == 0 and (result["mem_alpha"], result["mem_level"]) == (0.25, 0.02)
+    # l = ⌊0.25 × 7⌋ = 1: every copy flagged, and p = P(K = 30) = E[U^30], U ~ Beta(1, 6), is tiny
+    assert result["mem_fraction"] == 1.0 and result["mem_verdict"] == "copying" and result["mem_p"] < 0.02
 
 
 def test_real_stats_then_frechet(capsys, folders, tmp_path):

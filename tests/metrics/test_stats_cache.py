@@ -72,5 +72,5 @@ def test_rejects_other_files_and_tiny_sets(tmp_path, gray_images, write_folder):
     with pytest.raises(ValueError, match="not a deeppc feature statistics file"):
         FeatureStats.load(tmp_path / "other.npz")
     folder = write_folder(tmp_path / "one", gray_images(1, size=8))
-    with pytest.raises(ValueError, match="at least 2 images"):
+    with pytest.raises(ValueError, match=r"one has 1 PNG image\(s\); at least 2 are needed"):  # names the folder
         stats_for_folder(folder, PixelExtractor())

@@ -9,6 +9,7 @@ from deeppc.provenance import record
 from deeppc.report.vtt import make_kit
 from deeppc.sampling import write_samples
 from deeppc.seeding import derive_seed
+from deeppc.validate import InputError
 
 with log_to_file(snakemake.log[0]) as log:  # noqa: F821 (snakemake injects it)
     sm = snakemake  # noqa: F821
@@ -21,7 +22,7 @@ with log_to_file(snakemake.log[0]) as log:  # noqa: F821 (snakemake injects it)
         iteration = int(best[model]) if vtt["iteration"] == "best" else int(vtt["iteration"])
         ckpt = ckpts.get((model, str(iteration)))
         if ckpt is None:
-            raise ValueError(f"config key 'vtt.iteration': {model} has no kept checkpoint at iteration {iteration}")
+            raise InputError(f"config key 'vtt.iteration': {model} has no kept checkpoint at iteration {iteration}")
         log.info("%s: sampling checkpoint %s", model, ckpt)
         folder = out / "generated" / model
         write_samples(ckpt, vtt["k"], derive_seed(sm.params.seed, "vtt", model, iteration), folder,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict
-from pathlib import Path
+
+from deeppc.cli import Parser, checks, parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,21 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results", type=Path, help="the results folder (the config's `results`), e.g. results/")
-    p.add_argument("--workdir", type=Path, default=None,
+    p.add_argument("results", type=checks.input_folder,
+                   help="the results folder (the config's `results`), e.g. results/")
+    p.add_argument("--workdir", type=checks.input_folder, default=None,
                    help="Snakemake's working directory (holding .snakemake/); default: the results folder's parent")
     p.add_argument("--no-metadata", dest="use_metadata", action="store_false",
                    help="check hashes against the provenance records only (e.g. results copied without .snakemake/)")
     p.add_argument("--quiet", action="store_true", help="print only problems and the summary")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write every finding to FILE")
+    p.add_argument("--json", type=checks.output_file, default=None, metavar="FILE",
+                   help="also write every finding to FILE")
 
 
 def run(args: argparse.Namespace) -> int:
     from deeppc import audit, files
 
-    if not args.results.is_dir():
-        print(f"deeppc audit: error: {args.results} is not a folder", file=sys.stderr)
-        return 2
     report = audit.audit(args.results, args.workdir, args.use_metadata)
     for line in audit.lines(report, verbose=not args.quiet):
         print(line)
@@ -53,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m deeppc.cli.audit` (the same as `deeppc audit`)."""
-    parser = argparse.ArgumentParser(prog="deeppc audit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="deeppc audit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parse(parser, argv)
+    return 2 if args is None else run(args)
 
 
 if __name__ == "__main__":

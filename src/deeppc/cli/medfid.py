@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from deeppc.cli import user_errors
-from pathlib import Path
+from deeppc.cli import checks, user_errors
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,33 +14,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     group = p.add_subparsers(dest="medfid_command", required=True, metavar="SUBCOMMAND")
 
     d = group.add_parser("demo-data", help="write phantom radiographs of six body parts in MURA-v1.1 + LERA layout")
-    d.add_argument("out", type=Path, help="folder to create MURA-v1.1/ and LERA/ in")
-    d.add_argument("--config", type=Path, help="take per_class, size and seed from medfid.demo")
-    d.add_argument("--per-class", type=int, default=72, help="images per body part (default 72)")
-    d.add_argument("--size", type=int, default=96, help="approximate image side in px (default 96)")
-    d.add_argument("--seed", type=int, default=11)
+    d.add_argument("out", type=checks.output_folder, help="folder to create MURA-v1.1/ and LERA/ in")
+    d.add_argument("--config", type=checks.input_file, help="take per_class, size and seed from medfid.demo")
+    d.add_argument("--per-class", type=checks.positive, default=72, help="images per body part (default 72)")
+    d.add_argument("--size", type=checks.at_least(16), default=96, help="approximate image side in px (default 96)")
+    d.add_argument("--seed", type=checks.non_negative, default=11)
     d.set_defaults(func=user_errors(_demo_data))
 
     t = group.add_parser("train", help="fine-tune InceptionV3 on body-part classification; writes extractor.pt")
-    t.add_argument("--config", required=True, type=Path, help="study config (medfid: section)")
-    t.add_argument("--data", type=Path, help="folder that relative medfid.sources roots are under (default: cwd)")
-    t.add_argument("--out", required=True, type=Path, help="output folder, e.g. results/medfid")
+    t.add_argument("--config", required=True, type=checks.input_file, help="study config (medfid: section)")
+    t.add_argument("--data", type=checks.input_folder,
+                   help="folder that relative medfid.sources roots are under (default: cwd)")
+    t.add_argument("--out", required=True, type=checks.output_folder, help="output folder, e.g. results/medfid")
     _common(t)
     t.set_defaults(func=user_errors(_train))
 
     v = group.add_parser("validate", help="MedFID and FID against blur, noise, salt & pepper and blocks")
-    v.add_argument("--config", required=True, type=Path, help="study config (medfid.validation, weights.inception)")
-    v.add_argument("--extractor", required=True, type=Path, help="extractor.pt written by `deeppc medfid train`")
-    v.add_argument("--images", required=True, type=Path, help="folder of real radiograph PNGs (one size)")
-    v.add_argument("--out", required=True, type=Path, help="output folder, e.g. results/medfid/validation")
+    v.add_argument("--config", required=True, type=checks.input_file,
+                   help="study config (medfid.validation, weights.inception)")
+    v.add_argument("--extractor", required=True, type=checks.input_file,
+                   help="extractor.pt written by `deeppc medfid train`")
+    v.add_argument("--images", required=True, type=checks.input_folder,
+                   help="folder of real radiograph PNGs (one size)")
+    v.add_argument("--out", required=True, type=checks.output_folder,
+                   help="output folder, e.g. results/medfid/validation")
     _common(v)
     v.set_defaults(func=user_errors(_validate))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: medfid.device)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--log", type=Path, default=None, help="also log to this file (the rule's log)")
+    p.add_argument("--device", default=None, type=checks.device,
+                   help="auto, cpu, cuda or cuda:N (default: medfid.device)")
+    p.add_argument("--threads", type=checks.positive, default=None,
+                   help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--log", type=checks.output_file, default=None, help="also log to this file (the rule's log)")
 
 
 

@@ -6,6 +6,8 @@ import argparse
 import logging
 from dataclasses import fields
 
+from deeppc.cli import checks
+
 log = logging.getLogger("deeppc.stats")
 
 
@@ -17,10 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "best_checkpoints.csv and table3_{metric}.md. Options given here override the "
                     "config's stats: section.",
     )
-    p.add_argument("--scores", nargs="+", required=True, metavar="DIR_OR_FILE",
+    p.add_argument("--scores", nargs="+", required=True, metavar="DIR_OR_FILE", type=checks.input_path,
                    help="score JSON files or folders searched recursively")
-    p.add_argument("--out", required=True, help="output folder (results/stats)")
-    p.add_argument("--config", help="study config; its stats: section gives the defaults")
+    p.add_argument("--out", required=True, type=checks.output_folder, help="output folder (results/stats)")
+    p.add_argument("--config", type=checks.input_file, help="study config; its stats: section gives the defaults")
     p.add_argument("--metric", nargs="+", dest="metrics", metavar="METRIC",
                    help="metric key(s) in the score files (default medfid)")
     p.add_argument("--at", "--iteration", dest="compare_at", metavar="POINT",
@@ -32,16 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="none, holm (default), bonferroni, fdr_bh, ... (statsmodels names)")
     p.add_argument("--scope", dest="correction_scope", choices=["metric", "comparison"],
                    help="tests corrected together: all of a metric (default) or each comparison group")
-    p.add_argument("--alpha", type=float, help="significance level (default 0.05)")
+    p.add_argument("--alpha", type=checks.probability, help="significance level (default 0.05)")
     p.add_argument("--cross", action="append", metavar="A:B",
                    help="cross comparison, each side a family or comma list of experiments, "
                         "e.g. stylegan2:wgangp (repeatable)")
     p.add_argument("--no-within", dest="within_family", action="store_const", const=False,
                    help="skip the within-family pairs")
-    p.add_argument("--window", dest="smoothing_window", type=int, metavar="N",
+    p.add_argument("--window", dest="smoothing_window", type=checks.positive, metavar="N",
                    help="smoothing window in checkpoints (odd, default 3)")
-    p.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in checkpoints (default 3)")
-    p.add_argument("--min-delta", dest="min_delta", type=float, metavar="X",
+    p.add_argument("--patience", type=checks.positive, metavar="N",
+                   help="early-stopping patience in checkpoints (default 3)")
+    p.add_argument("--min-delta", dest="min_delta", type=checks.in_range(0, float("inf")), metavar="X",
                    help="smallest improvement that counts (default 0)")
     p.add_argument("--table-p", dest="table_p_values", action="store_const", const=True,
                    help="print adjusted p-values in the matrix tables")
@@ -64,15 +67,10 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from deeppc.cli import UserError
     from deeppc.stats import run_analysis
-    from deeppc.stats.scores import StatsInputError
 
-    try:
-        settings = settings_from_args(args)
-        paths = run_analysis(args.scores, args.out, settings)
-    except StatsInputError as exc:
-        raise UserError(str(exc)) from exc
+    settings = settings_from_args(args)
+    paths = run_analysis(args.scores, args.out, settings)
     _summarise(paths["pairwise"])
     for name, path in paths.items():
         log.info("wrote %s: %s", name, path)

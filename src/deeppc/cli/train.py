@@ -11,6 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from deeppc.cli import checks
 
 log = logging.getLogger("deeppc.train")
 
@@ -23,13 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", required=True, type=Path, help="study config YAML (train: + experiments:)")
+    p.add_argument("--config", required=True, type=checks.input_file, help="study config YAML (train: + experiments:)")
     p.add_argument("--experiment", required=True, help="name under the config's experiments:")
-    p.add_argument("--data", required=True, type=Path, help="folder of training PNGs, e.g. results/data/LAT/train")
-    p.add_argument("--out", required=True, type=Path, help="run folder, e.g. results/runs/NAME")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--log", type=Path, default=None, help="also log to this file (the rule's log)")
+    p.add_argument("--data", required=True, type=checks.input_folder,
+                   help="folder of training PNGs, e.g. results/data/LAT/train")
+    p.add_argument("--out", required=True, type=checks.output_folder, help="run folder, e.g. results/runs/NAME")
+    p.add_argument("--device", default="auto", type=checks.device, help="auto (CUDA if present), cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=checks.positive, default=None,
+                   help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--log", type=checks.output_file, default=None, help="also log to this file (the rule's log)")
     p.set_defaults(func=_train)
 
 
@@ -47,22 +50,17 @@ def train_experiment(settings, data: Path, out: Path, device: str = "auto", thre
     """Train one experiment from a PNG folder; returns the exit code (see the module docstring)."""
     import torch
 
-    from deeppc.cli import UserError
-    from deeppc.data.imageset import list_images, load_uint8
+    from deeppc.data.imageset import list_images, load_uint8, require_images
     from deeppc.train import EXIT_DIVERGED, Diverged, Interrupted, run
     from deeppc.train.device import select
 
     if threads:
         torch.set_num_threads(threads)
-    try:
-        chosen = select(device)
-    except (ValueError, RuntimeError) as exc:
-        raise UserError(str(exc)) from None
+    chosen = select(device)
     paths = list_images(data)
-    if not paths:
-        raise FileNotFoundError(f"no PNG images in {data}")
-    log.info("loading %d training images from %s at %d px", len(paths), data, settings.image_size)
+    require_images(paths, data, 1)
     images = load_uint8(paths, settings.image_size)
+    log.info("loaded %d training images from %s at %d px", len(paths), data, settings.image_size)
     try:
         run(settings, images, out, chosen)
     except Diverged as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from deeppc.cli import checks
+
 log = logging.getLogger("deeppc.vtt")
 
 
@@ -18,13 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Writes OUT/sheet/ (hand it to raters: sheet.html, images/, answers_template.csv) "
                     "and OUT/key.csv (keep it: the answer key).",
     )
-    make.add_argument("--real", required=True, help="folder of real PNG images")
+    make.add_argument("--real", required=True, type=checks.input_folder, help="folder of real PNG images")
     make.add_argument("--fake", required=True, nargs="+", metavar="[MODEL=]DIR",
                       help="folder(s) of generated PNG images; name them MODEL=DIR for a multi-model test")
-    make.add_argument("-k", type=int, required=True, help="images drawn from each folder")
-    make.add_argument("--out", required=True, help="output folder")
-    make.add_argument("--seed", type=int, required=True, help="seed of the draw, order and ids")
-    make.add_argument("--size", type=int, help="resize every image to SIZE x SIZE (needed when sizes differ)")
+    make.add_argument("-k", type=checks.positive, required=True, help="images drawn from each folder")
+    make.add_argument("--out", required=True, type=checks.output_folder, help="output folder")
+    make.add_argument("--seed", type=checks.non_negative, required=True, help="seed of the draw, order and ids")
+    make.add_argument("--size", type=checks.at_least(8),
+                      help="resize every image to SIZE x SIZE (needed when sizes differ)")
     make.add_argument("--no-embed", dest="embed", action="store_false",
                       help="link images/ from the sheet instead of embedding them")
     make.add_argument("--title", default="Visual Turing test", help="sheet title")
@@ -35,10 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Answers: one CSV per rater with columns image_id, answer (real/fake), rating (1-5) "
                     "and optionally rater (else the file name is the rater).",
     )
-    score.add_argument("--key", required=True, help="key.csv written by `vtt make`")
-    score.add_argument("--answers", required=True, nargs="+", help="answer CSV files, one per rater")
+    score.add_argument("--key", required=True, type=checks.input_file, help="key.csv written by `vtt make`")
+    score.add_argument("--answers", required=True, nargs="+", type=checks.input_file,
+                       help="answer CSV files, one per rater")
     score.add_argument("--fid", nargs="+", metavar="MODEL=FID", help="FID per model, for the FID vs FPR correlation")
-    score.add_argument("--out", required=True, help="output folder")
+    score.add_argument("--out", required=True, type=checks.output_folder, help="output folder")
     score.set_defaults(func=run_score)
 
 
@@ -67,13 +71,9 @@ def _fakes(items: list[str]) -> dict[str, str] | str:
 
 
 def run_make(args: argparse.Namespace) -> int:
-    from deeppc.cli import UserError
-    from deeppc.report.vtt import VTTError, make_kit
+    from deeppc.report.vtt import make_kit
 
-    try:
-        paths = make_kit(args.real, _fakes(args.fake), args.k, args.out, args.seed, args.size, args.embed, args.title)
-    except VTTError as exc:
-        raise UserError(str(exc)) from exc
+    paths = make_kit(args.real, _fakes(args.fake), args.k, args.out, args.seed, args.size, args.embed, args.title)
     log.info("sheet for raters: %s (hand out its whole folder)", paths["sheet"])
     log.info("answer key (keep it from raters): %s", paths["key"])
     return 0
@@ -81,7 +81,6 @@ def run_make(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     from deeppc.cli import UserError
-    from deeppc.report.vtt import VTTError
     from deeppc.report.vtt_score import score_vtt
 
     fid = {}
@@ -90,10 +89,7 @@ def run_score(args: argparse.Namespace) -> int:
             fid[name] = float(value)
         except ValueError:
             raise UserError(f"--fid {name}={value}: FID must be a number") from None
-    try:
-        paths = score_vtt(args.key, args.answers, args.out, fid or None)
-    except VTTError as exc:
-        raise UserError(str(exc)) from exc
+    paths = score_vtt(args.key, args.answers, args.out, fid or None)
     for name, path in paths.items():
         log.info("wrote %s: %s", name, path)
     return 0

@@ -20,7 +20,6 @@ import copy
 import datetime as dt
 import hashlib
 import io
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,7 +38,8 @@ from scipy import ndimage
 
 from deeppc import seeding
 from deeppc.data import phantom
-from deeppc.files import atomic_open, write_bytes, write_text
+from deeppc.files import atomic_folder, atomic_open, write_bytes, write_text
+from deeppc.validate import InputError
 
 TRUTH_NAME = "demo_truth.csv"
 
@@ -150,30 +150,34 @@ def write_demo_dataset(out: Path, patients: int = 24, seed: int = 7, min_size: i
         raise ValueError(f"patients must be at least 1, got {patients}")
     if not 16 <= min_size <= max_size:
         raise ValueError(f"need 16 <= min_size <= max_size, got {min_size}, {max_size}")
-    _prepare(out, overwrite)
+    _check_target(out, overwrite)
     studies, slots = _plan(patients, seed)
-    rows: list[dict] = []
-    sources: dict[int, _Written] = {}
-    for slot in slots:
-        written = _write_slot(out, slot, seed, min_size, max_size)
-        rows.append(written.row)
-        sources[slot.index] = written
-    rows.extend(_write_copies(out, slots, sources, seed))
-    rows.extend(_write_other_objects(out, studies, seed, min_size, max_size))
-    rows.append(_row(TRUTH_NAME, "", "truth_table"))
-    truth = pd.DataFrame(rows, columns=TRUTH_COLUMNS).sort_values("file", ignore_index=True)
-    write_text(out / TRUTH_NAME, truth.to_csv(index=False, lineterminator="\n"))
+    with atomic_folder(out, replace=True) as build:  # the whole export or nothing; replaces an old export
+        rows: list[dict] = []
+        sources: dict[int, _Written] = {}
+        for slot in slots:
+            written = _write_slot(build, slot, seed, min_size, max_size)
+            rows.append(written.row)
+            sources[slot.index] = written
+        rows.extend(_write_copies(build, slots, sources, seed))
+        rows.extend(_write_other_objects(build, studies, seed, min_size, max_size))
+        rows.append(_row(TRUTH_NAME, "", "truth_table"))
+        truth = pd.DataFrame(rows, columns=TRUTH_COLUMNS).sort_values("file", ignore_index=True)
+        write_text(build / TRUTH_NAME, truth.to_csv(index=False, lineterminator="\n"))
     return truth
 
 
-def _prepare(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
+class OutputExistsError(InputError, FileExistsError):
+    """The output folder holds files this command must not replace."""
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    if out.is_dir() and any(out.iterdir()):
         if not overwrite:
-            raise FileExistsError(f"{out} is not empty; choose an empty folder or pass overwrite=True")
+            raise OutputExistsError(f"{out} is not empty; choose an empty folder or pass overwrite=True")
         if not (out / TRUTH_NAME).is_file():
-            raise FileExistsError(f"{out} holds files that are not a demo export ({TRUTH_NAME} missing); not removing them")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+            raise OutputExistsError(f"{out} holds files that are not a demo export ({TRUTH_NAME} missing); "
+                                    "not removing them")  # fmt: skip
 
 
 # --- planning -------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Files are ingested in parallel (one process per thread given to the rule);
 then, with every file's result in hand, exact duplicates are skipped,
 near-duplicates grouped, patients split into train/holdout, flagged images
 optionally excluded, and every output is built in a private folder and moved
-into place at the end, so a killed run leaves the previous outputs intact.
+into place at the end (`files.atomic_folder`), so a killed or failed run leaves
+the previous outputs intact. An input folder without files is an error.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from deeppc.data import contact_sheet, duplicates, split
 from deeppc.data.audit import FLAGS
 from deeppc.data.ingest import FileResult, IngestOptions, ingest_file
 from deeppc.data.views import load_labels
+from deeppc.validate import InputError, input_folder
 
 log = logging.getLogger("deeppc.data")
 
@@ -42,23 +44,22 @@ SPLITS = ("train", "holdout", "excluded")
 def run(input_dir: str | Path, out_dir: str | Path, data_cfg: dict, seed: int, threads: int = 1) -> dict[str, Any]:
     """Run the data stage; returns the summary also written to summary.json."""
     root, out = Path(input_dir).resolve(), Path(out_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"input folder not found: {root} (config key data.input)")
+    input_folder(root, "input folder (config key data.input, or --input)")
     labels = load_labels(data_cfg["labels_csv"], data_cfg["views"]) if data_cfg.get("labels_csv") else {}
     opts = IngestOptions.from_config(data_cfg, labels)
     paths = list_inputs(root)
+    if not paths:  # an empty dataset is never what was meant: usually the wrong folder
+        raise InputError(f"input folder {root} holds no files (config key data.input, or --input)")
     log.info("data stage: %d files under %s, %d worker(s)", len(paths), root, threads)
-    out.mkdir(parents=True, exist_ok=True)
-    build = Path(os.fspath(out / f".build-{os.getpid()}"))
-    shutil.rmtree(build, ignore_errors=True)
-    (build / "staging").mkdir(parents=True)
-    results = _ingest_all(paths, root, build / "staging", opts, threads)
-    _mark_duplicates(results, data_cfg["duplicates"]["phash_max_distance"])
-    _split(results, data_cfg["split"]["holdout_fraction"], seed)
-    _exclude(results, data_cfg["audit"])
-    _place_outputs(results, build, data_cfg["views"])
-    summary = _write_tables(results, build, data_cfg, seed, root)
-    _publish(build, out)
+    with files.atomic_folder(out) as build:
+        (build / "staging").mkdir()
+        results = _ingest_all(paths, root, build / "staging", opts, threads)
+        _mark_duplicates(results, data_cfg["duplicates"]["phash_max_distance"])
+        _split(results, data_cfg["split"]["holdout_fraction"], seed)
+        _exclude(results, data_cfg["audit"])
+        _place_outputs(results, build, data_cfg["views"])
+        summary = _write_tables(results, build, data_cfg, seed, root)
+        shutil.rmtree(build / "staging", ignore_errors=True)
     log.info("data stage done: %s", summary["status"])
     return summary
 
@@ -256,16 +257,3 @@ def _summary(manifest: pd.DataFrame, data_cfg: dict, seed: int, root: Path) -> d
 def _reason_kind(reason: str) -> str:
     """The reason up to its first ':' (e.g. 'duplicate', 'identifying data present')."""
     return reason.split(":")[0].strip()
-
-
-def _publish(build: Path, out: Path) -> None:
-    """Move the built outputs over the old ones, entry by entry."""
-    shutil.rmtree(build / "staging", ignore_errors=True)
-    for entry in sorted(build.iterdir()):
-        target = out / entry.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        os.replace(entry, target)
-    build.rmdir()

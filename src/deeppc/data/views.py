@@ -16,6 +16,8 @@ from typing import Mapping
 
 from pydicom.dataset import Dataset
 
+from deeppc.validate import InputError
+
 PATH_ATTRIBUTE = "path"
 UNASSIGNED_LABELS = {"", "NONE", "UNASSIGNED", "UNKNOWN"}
 
@@ -75,7 +77,7 @@ def _text(value: object) -> str:
     return str(value or "")
 
 
-class LabelsError(ValueError):
+class LabelsError(InputError):
     pass
 
 
@@ -84,18 +86,24 @@ def load_labels(path: str | Path, views: list[str]) -> dict[str, str | None]:
     path = Path(path)
     if not path.is_file():
         raise LabelsError(f"labels CSV not found: {path} (config key data.labels_csv)")
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return _read_labels(path, csv.DictReader(fh), views)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise LabelsError(f"labels CSV {path} (config key data.labels_csv) is not a readable CSV: {exc}") from None
+
+
+def _read_labels(path: Path, reader: csv.DictReader, views: list[str]) -> dict[str, str | None]:
     labels: dict[str, str | None] = {}
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = set(reader.fieldnames or [])
-        if "view" not in fields or not fields & {"path", "sha256"}:
-            raise LabelsError(f"labels CSV {path} needs a 'view' column and a 'path' or 'sha256' column")
-        for line, row in enumerate(reader, start=2):
-            key = (row.get("sha256") or row.get("path") or "").strip()
-            view = (row.get("view") or "").strip().upper()
-            if not key:
-                raise LabelsError(f"labels CSV {path} line {line}: empty path/sha256")
-            if view not in UNASSIGNED_LABELS and view not in views:
-                raise LabelsError(f"labels CSV {path} line {line}: view '{view}' is not one of data.views {views}")
-            labels[key] = None if view in UNASSIGNED_LABELS else view
+    fields = set(reader.fieldnames or [])
+    if "view" not in fields or not fields & {"path", "sha256"}:
+        raise LabelsError(f"labels CSV {path} needs a 'view' column and a 'path' or 'sha256' column")
+    for line, row in enumerate(reader, start=2):
+        key = (row.get("sha256") or row.get("path") or "").strip()
+        view = (row.get("view") or "").strip().upper()
+        if not key:
+            raise LabelsError(f"labels CSV {path} line {line}: empty path/sha256")
+        if view not in UNASSIGNED_LABELS and view not in views:
+            raise LabelsError(f"labels CSV {path} line {line}: view '{view}' is not one of data.views {views}")
+        labels[key] = None if view in UNASSIGNED_LABELS else view
     return labels

@@ -37,6 +37,7 @@ from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d
 from deeppc.files import sha256_file
 from deeppc.metrics import extractors
 from deeppc.metrics.extractors import Extractor, check_images
+from deeppc.validate import InputError, load_torch, reading
 
 NAME = "inception-2015-12-05"
 WEIGHTS_URL = URL_INCEPTION_V3
@@ -44,6 +45,9 @@ INPUT_SIZE = 299
 # part of the cache identity; no device or memory layout in it, since CPU and GPU
 # features agree to float32 rounding and real/generated sets may be run on either
 IMPLEMENTATION = "deeppc.inception/1: torch-fidelity blocks, BN folded, gray resize then repeat"
+
+# two tensors of torch-fidelity's Inception state dict (first and last layer), to recognise the file
+_WEIGHT_KEYS = ("Conv2d_1a_3x3.conv.weight", "fc.weight")
 
 # torch-fidelity's forward pass up to pool3, in order
 _POOL3_LAYERS = (
@@ -59,7 +63,14 @@ def load_reference(weights: str | Path) -> FeatureExtractorInceptionV3:
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"Inception weights not found: {path}")
-    return FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
+    expected = "the FID Inception weights (weights-inception-2015-12-05-*.pth)"
+    # torch-fidelity unpickles the file with weights_only=False: read it safely first, which also
+    # turns a truncated, random or wrong-kind file into one clear error
+    state = load_torch(path, expected)
+    if not isinstance(state, dict) or not all(key in state for key in _WEIGHT_KEYS):
+        raise InputError(f"{path} is not {expected}: it lacks {_WEIGHT_KEYS[0]} or {_WEIGHT_KEYS[1]}")
+    with reading(path, expected, (RuntimeError,)):  # the right names with the wrong shapes
+        return FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
 
 
 def fused_pool3(

@@ -32,15 +32,18 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
-from deeppc.data.imageset import list_images, load_uint8
+from deeppc.data.imageset import list_images, load_uint8, require_images
 from deeppc.files import atomic_open, sha256_file
 from deeppc.metrics.extractors import Extractor, extract_features, identity_hash
 from deeppc.metrics.frechet import GaussianFactor, factor_from_stats, mean_and_covariance
+from deeppc.validate import DECODE_ERRORS, InputError, not_empty, reading
 
 log = logging.getLogger(__name__)
 
 FORMAT = "deeppc.featurestats/1"
+_KEYS = ("format", "mean", "cov", "features", "extractor", "content_hash")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class FeatureStats:
         return cls(mean, cov, stored, dict(extractor), content_hash)
 
     def factor(self) -> GaussianFactor:
-        """Factor for the Fréchet distance (samples when n ≤ d, covariance otherwise)."""
+        """Factor for the Fréchet distance, from the stored samples (centred when n ≤ d, their QR otherwise)."""
         return factor_from_stats(self.mean, self.cov, self.features)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -90,17 +93,27 @@ class FeatureStats:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FeatureStats":
-        with np.load(path, allow_pickle=False) as data:
-            if "format" not in data or str(data["format"]) != FORMAT:
-                raise ValueError(f"{path} is not a deeppc feature statistics file ({FORMAT})")
+        """Read a statistics file; a missing, empty, corrupt or wrong-kind file is an InputError naming it."""
+        expected = f"a deeppc feature statistics file ({FORMAT}, from `deeppc real-stats`)"
+        path = not_empty(path, expected)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except DECODE_ERRORS as exc:  # random bytes, a truncated zip, a text file
+            raise InputError(f"{path}: not {expected} (not a numpy .npz archive, or truncated)") from exc
+        if not isinstance(data, NpzFile):  # a lone .npy array
+            raise InputError(f"{path}: not {expected} (a single numpy array, not an .npz archive)")
+        with data, reading(path, expected):
+            missing = [key for key in _KEYS if key not in data.files]
+            if missing or str(data["format"]) != FORMAT:
+                raise InputError(f"{path}: not {expected} (missing {', '.join(missing) or 'its format tag'})")
             stats = cls(
                 data["mean"], data["cov"], data["features"], json.loads(str(data["extractor"])),
                 str(data["content_hash"]),
             )  # fmt: skip
-        d = stats.mean.shape[0]
-        if stats.cov.shape != (d, d) or stats.features.shape[1:] != (d,):
+        d = stats.mean.shape[0] if stats.mean.ndim == 1 else -1
+        if d < 1 or stats.cov.shape != (d, d) or stats.features.ndim != 2 or stats.features.shape[1:] != (d,):
             shapes = f"{stats.mean.shape}, {stats.cov.shape}, {stats.features.shape}"
-            raise ValueError(f"{path}: inconsistent mean, covariance and feature shapes {shapes}")
+            raise InputError(f"{path}: inconsistent mean, covariance and feature shapes {shapes}")
         return stats
 
 
@@ -140,14 +153,19 @@ def stats_for_folder(
 ) -> FeatureStats:
     """Statistics of a PNG folder, read from `cache` when its key matches, else computed (and cached)."""
     paths = list_images(folder)
+    require_images(paths, folder, 2)  # a mean and a covariance need two
     content = image_set_hash(paths)
     expected = cache_key(content, extractor.identity())
     if cache is not None and Path(cache).is_file():
-        cached = FeatureStats.load(cache)
-        if cached.cache_key == expected:
-            log.info("using cached feature statistics %s (n=%d)", cache, cached.n)
-            return cached
-        log.info("cached statistics %s are stale (images or extractor changed); recomputing", cache)
+        try:
+            cached = FeatureStats.load(cache)
+        except InputError as exc:  # the cache is an output: an unreadable one is replaced
+            log.info("cached statistics unusable (%s); recomputing", exc)
+        else:
+            if cached.cache_key == expected:
+                log.info("using cached feature statistics %s (n=%d)", cache, cached.n)
+                return cached
+            log.info("cached statistics %s are stale (images or extractor changed); recomputing", cache)
     stats = compute_stats(load_uint8(paths), extractor, content, batch_size, progress)
     if cache is not None:
         stats.save(cache)

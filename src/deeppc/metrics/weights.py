@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Mapping
 
 from deeppc.files import atomic_open, sha256_file
+from deeppc.validate import InputError, expected_sha256, first_line
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ FETCH_HINT = (
 )
 
 
-class WeightsError(FileNotFoundError):
+class WeightsError(InputError, FileNotFoundError):
     """A weights file is missing or is not the file the config names."""
 
 
@@ -51,31 +52,60 @@ def resolve(weights_config: Mapping[str, Mapping], key: str, *, verify: bool = T
 
 
 def check(path: str | Path, sha256: str, what: str = "weights file") -> None:
-    """Raise WeightsError unless the file's sha256 is (or starts with) `sha256`.
+    """Raise WeightsError unless the file's sha256 is `sha256`.
 
-    A prefix is accepted because torchvision publishes its weights with only
-    the first 8 hex digits of their sha256 in the file name and checks those.
+    `sha256` must be the full 64 hex digits, or the prefix the file's own name
+    carries (torchvision publishes `inception_v3_google-0cc3c7bd.pth` and checks
+    those 8 digits): see deeppc.validate.expected_sha256.
     """
+    path = Path(path)
+    try:
+        label = f"config key {what}.sha256" if what.startswith("weights.") else "sha256"
+        expected = expected_sha256(sha256, path.name, label)
+    except InputError as exc:
+        raise WeightsError(str(exc)) from None
     actual = sha256_file(path)
-    if not actual.startswith(sha256.lower()):
-        raise WeightsError(f"{what}: {path} has sha256 {actual}, expected {sha256.lower()}. {FETCH_HINT}")
+    if not actual.startswith(expected):
+        raise WeightsError(f"{what}: {path} has sha256 {actual}, expected {expected}. {FETCH_HINT}")
 
 
-def fetch(url: str, sha256: str, out: str | Path, *, timeout: float = 60.0) -> Path:
-    """Download `url` to `out` unless a file with the right sha256 is already there."""
+def fetch(url: str, sha256: str | None, out: str | Path, *, timeout: float = 60.0, verify: bool = True) -> Path:
+    """Download `url` to `out` unless a file with the right sha256 is already there.
+
+    The hash is checked in full while streaming (`sha256` as in `check`), and the
+    file is renamed into place only when it matches. `verify=False` skips the
+    check (always downloading) and logs a warning saying so.
+    """
     out = Path(out)
-    expected = sha256.lower()
-    if out.is_file() and sha256_file(out).startswith(expected):
-        log.info("weights already present and verified: %s", out)
-        return out
-    log.info("downloading %s -> %s", url, out)
+    expected = ""
+    if verify:
+        try:
+            expected = expected_sha256(sha256, out.name, "--sha256 (or config key weights.<name>.sha256)")
+        except InputError as exc:
+            raise WeightsError(f"{exc}; or pass --no-verify to download without a check") from None
+        if out.is_file() and sha256_file(out).startswith(expected):
+            log.info("weights already present and verified: %s", out)
+            return out
+    log.debug("downloading %s -> %s", url, out)  # info only on success: a failure is its one error line
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=timeout) as response, atomic_open(out, "wb") as fh:
+    with _open_url(url, timeout) as response, atomic_open(out, "wb") as fh:
         shutil.copyfileobj(_HashingReader(response, digest), fh)
-        if not digest.hexdigest().startswith(expected):
+        if verify and not digest.hexdigest().startswith(expected):
             # raising inside atomic_open removes the temporary file: nothing is left at `out`
             raise WeightsError(f"download of {url} has sha256 {digest.hexdigest()}, expected {expected}")
+    if verify:
+        log.info("downloaded %s -> %s (sha256 verified)", url, out)
+    else:
+        log.warning("%s written WITHOUT a hash check (--no-verify); its sha256 is %s", out, digest.hexdigest())
     return out
+
+
+def _open_url(url: str, timeout: float):
+    """urlopen, with an unreachable or missing URL as an InputError naming it."""
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except (ValueError, OSError) as exc:  # URLError is an OSError; ValueError: not a URL at all
+        raise InputError(f"cannot download {url}: {first_line(exc)}") from None
 
 
 class _HashingReader:

@@ -43,6 +43,7 @@ from torch import nn
 from deeppc.files import atomic_open, sha256_file
 from deeppc.metrics import extractors
 from deeppc.metrics.extractors import Extractor, check_images
+from deeppc.validate import InputError, load_torch, reading
 
 NAME = "medfid"
 CHECKPOINT_FORMAT = "deeppc.medfid/1"
@@ -187,14 +188,26 @@ def load_imagenet_weights(net: MedFIDNet, path: str | Path) -> str:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ImageNet InceptionV3 weights not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    # the file also holds the auxiliary classifier and the 1000-class layer, which MedFID replaces
-    wanted = net.backbone.state_dict().keys()
-    missing = sorted(k for k in wanted if k not in state)
-    if missing:
-        raise ValueError(f"{path} is not a torchvision InceptionV3 state dict: missing {missing[:3]} …")
-    net.backbone.load_state_dict({k: state[k] for k in wanted})
+    state = load_imagenet_state(path, net.backbone.state_dict().keys())
+    expected = "torchvision's ImageNet InceptionV3 weights (inception_v3_google-*.pth)"
+    with reading(path, expected, (RuntimeError,)):  # right names, wrong shapes
+        net.backbone.load_state_dict(state)
     return sha256_file(path)
+
+
+def check_imagenet_weights(path: str | Path) -> None:
+    """InputError unless `path` reads as torchvision's InceptionV3 file (first and last block present)."""
+    load_imagenet_state(path, ("Conv2d_1a_3x3.conv.weight", "Mixed_7c.branch_pool.conv.weight"))
+
+
+def load_imagenet_state(path: str | Path, wanted: Iterable[str]) -> dict[str, torch.Tensor]:
+    """The `wanted` tensors of torchvision's ImageNet InceptionV3 file; InputError naming it if it is not one."""
+    state = load_torch(path, "torchvision's ImageNet InceptionV3 weights (inception_v3_google-*.pth)")
+    # the file also holds the auxiliary classifier and the 1000-class layer, which MedFID replaces
+    missing = sorted(k for k in wanted if not isinstance(state, dict) or k not in state)
+    if missing:
+        raise InputError(f"{path} is not a torchvision InceptionV3 state dict: missing {missing[:3]} …")
+    return {k: state[k] for k in wanted}
 
 
 def build(
@@ -274,9 +287,14 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MedFID extractor checkpoint not found: {path} (written by the medfid stage)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    expected = f"a MedFID extractor checkpoint ({CHECKPOINT_FORMAT}, extractor.pt of `deeppc medfid train`)"
+    ckpt = load_torch(path, expected)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a MedFID extractor checkpoint ({CHECKPOINT_FORMAT})")
+        raise InputError(f"{path} is not a MedFID extractor checkpoint ({CHECKPOINT_FORMAT})")
+    missing = [k for k in ("arch", "classes", "preprocessing", "state_dict", "comparable_to_published",
+                           "backbone_init") if k not in ckpt]  # fmt: skip
+    if missing:
+        raise InputError(f"{path}: incomplete MedFID extractor checkpoint (missing {', '.join(missing)})")
     return ckpt
 
 
@@ -299,8 +317,11 @@ class MedFIDExtractor(Extractor):
         ckpt = load_checkpoint(checkpoint)
         self.name = NAME
         self.device = torch.device(device)
-        self.spec = Preprocessing.from_dict(ckpt["preprocessing"])
-        self.net = network_from_checkpoint(ckpt).to(self.device).requires_grad_(False)
+        # a damaged or hand-edited checkpoint: settings or weights that do not fit the network
+        with reading(checkpoint, "a MedFID extractor checkpoint", (TypeError, ValueError, KeyError, RuntimeError)):
+            self.spec = Preprocessing.from_dict(ckpt["preprocessing"])
+            net = network_from_checkpoint(ckpt)
+        self.net = net.to(self.device).requires_grad_(False)
         self.feature_dim = int(ckpt["arch"]["hidden"])
         self.checkpoint_sha256 = sha256_file(checkpoint)
         self.classes = list(ckpt["classes"])

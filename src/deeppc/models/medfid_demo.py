@@ -21,12 +21,14 @@ import numpy as np
 
 from deeppc.data import phantom
 from deeppc.data.geometry import to_uint8
-from deeppc.files import save_png, write_text
+from deeppc.files import atomic_folder, save_png, write_text
 from deeppc.seeding import rng
+from deeppc.validate import at_least
 
 MURA_PARTS = ("elbow", "forearm", "hand", "humerus", "shoulder")
 LERA_PARTS = ("knee",)
 DEMO_CLASSES = {part: [part] for part in (*MURA_PARTS, *LERA_PARTS)}
+MIN_SIZE = 16  # smaller phantoms lose their anatomy (and below 2 px the drawing fails)
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,18 @@ class _Study:
 def write_demo_tree(out: str | Path, per_class: int = 60, size: int = 96, seed: int = 11) -> dict:
     """Write MURA-v1.1/ and LERA/ under `out` with about `per_class` images per body part; returns counts."""
     out = Path(out)
+    at_least(per_class, 1, "per_class (images per body part)")
+    at_least(size, MIN_SIZE, "size (image side in px)")
     studies = _plan(per_class, seed)
     counts: dict[str, int] = {}
-    for study in studies:
-        for k in range(1, study.images + 1):
-            image = _draw(study, k, size, seed)
-            save_png(_image_path(out, study, k), image)
-        counts[study.part] = counts.get(study.part, 0) + study.images
-    _write_mura_tables(out, [s for s in studies if s.part in MURA_PARTS])
-    _write_lera_table(out, [s for s in studies if s.part in LERA_PARTS])
+    with atomic_folder(out) as build:  # both trees or nothing
+        for study in studies:
+            for k in range(1, study.images + 1):
+                image = _draw(study, k, size, seed)
+                save_png(_image_path(build, study, k), image, durable=False)
+            counts[study.part] = counts.get(study.part, 0) + study.images
+        _write_mura_tables(build, [s for s in studies if s.part in MURA_PARTS])
+        _write_lera_table(build, [s for s in studies if s.part in LERA_PARTS])
     return {"root": str(out), "images": counts, "studies": len(studies), "size": size, "seed": seed}
 
 

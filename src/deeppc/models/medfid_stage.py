@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deeppc import __version__
+from deeppc import __version__, files, validate
 from deeppc.config import ConfigError
 from deeppc.data.imageset import load_folder
 from deeppc.files import sha256_file, write_json
@@ -36,6 +36,7 @@ from deeppc.models import medfid_outputs as outputs
 from deeppc.models import medfid_validation as validation
 from deeppc.models.medfid import (
     Preprocessing,
+    check_imagenet_weights,
     keras_parameter_count,
     save_checkpoint,
     set_trainable,
@@ -61,12 +62,11 @@ class Prepared:
 
 
 def select_device(name: str = "auto") -> torch.device:
+    """auto (CUDA if present), cpu, cuda or cuda:N, checked (see deeppc.validate.device)."""
+    name = validate.device(name, "device (--device or config key medfid.device)")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for but PyTorch sees no CUDA device")
-    return device
+    return torch.device(name)
 
 
 def stage_seed(config: dict, purpose: str) -> int:
@@ -84,13 +84,14 @@ def sources(config: dict, data_root: Path | None) -> list[tuple[str, Path]]:
 
 
 def prepare(config: dict, data_root: Path | None, out: Path, progress: bool = False) -> Prepared:
-    """Read, select and load the labelled images; writes manifest.csv."""
+    """Read, select and load the labelled images; writes manifest.csv into `out` once they all loaded."""
     section = config["medfid"]
     records = [r for layout, root in sources(config, data_root) for r in read_source(layout, root)]
     quotas = {split: section["sampling"][f"{split}_per_class"] for split in SPLITS}
     samples = select(records, section["classes"], quotas, stage_seed(config, "split"))
     size = image_size(config)
     images, digests = load_samples(samples, size, progress)
+    files.make_folders(out)
     write_manifest(out / "manifest.csv", samples, digests)
     classes = sorted(section["classes"])
     index = {cls: i for i, cls in enumerate(classes)}
@@ -118,10 +119,11 @@ def run_training(
 ) -> dict:
     """Train the MedFID extractor and write the stage's outputs; returns metrics.json's content."""
     started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     section = config["medfid"]
     weights = imagenet_weights(config)
     settings = TrainSettings.from_config(section, stage_seed(config, "train"))
+    if weights is not None:  # a corrupt or wrong file stops here, before the output folder is made
+        check_imagenet_weights(weights)
     data = prepare(config, data_root, out, progress)
     base = f"imagenet:{sha256_file(weights)}" if weights else f"random:{settings.seed}"
     run = train(
@@ -207,7 +209,7 @@ def run_validation(
     """Distortion sweep of MedFID (and FID) on a folder of real radiographs; returns summary.json's content."""
     section = config["medfid"]["validation"]
     seed = stage_seed(config, "validation")
-    clean = _subset(load_folder(images), section["max_images"], seed)
+    clean = _subset(load_folder(images, min_images=2), section["max_images"], seed)
     levels = {name: section["levels"][name] for name in DISTORTIONS}
     with tempfile.TemporaryDirectory() as tmp:
         nets = [extractors.create("medfid", weights=extractor, device=str(device))]
@@ -225,9 +227,10 @@ def run_validation(
         "noise_sd": section["noise_sd"], "blocks_per_image": section["blocks_per_image"],
         "extractors": {ex.frechet_key: ex.identity() for ex in nets},
     }  # fmt: skip
-    validation.write_outputs(
-        out, result, table, summary, noise_sd=section["noise_sd"], blocks_per_image=section["blocks_per_image"]
-    )
+    with files.atomic_folder(out) as build:  # every table and figure, or none
+        validation.write_outputs(
+            build, result, table, summary, noise_sd=section["noise_sd"], blocks_per_image=section["blocks_per_image"]
+        )
     return {**summary, "correlations": table}
 
 

@@ -31,6 +31,7 @@ from deeppc.data.imageset import unit_to_uint8
 from deeppc.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from deeppc.models.mlp import MLPDiscriminator, MLPGenerator
 from deeppc.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from deeppc.validate import InputError, load_torch, reading
 
 CHECKPOINT_FORMAT = "deeppc.generator/1"
 
@@ -146,14 +147,20 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"generator checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    expected = f"a generator checkpoint ({CHECKPOINT_FORMAT}, runs/NAME/ckpt/ITERATION.pt)"
+    ckpt = load_torch(path, expected)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (format: {found!r})")
-    module = get_arch(ckpt["arch"]).generator(
-        ckpt["image_size"], latent_dim=ckpt["latent_dim"], **ckpt["model_kwargs"]
-    )
-    module.load_state_dict(ckpt["state_dict"])
+        hint = " (a weights file or state dict?)" if isinstance(ckpt, dict) and found is None else ""
+        raise InputError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (format: {found!r}){hint}")
+    missing = [key for key in ("arch", "image_size", "latent_dim", "model_kwargs", "state_dict") if key not in ckpt]
+    if missing:
+        raise InputError(f"{path}: incomplete {CHECKPOINT_FORMAT} checkpoint (missing {', '.join(missing)})")
+    arch = get_arch(ckpt["arch"])
+    # a damaged or hand-edited file: its settings or weights do not fit the architecture it names
+    with reading(path, expected, (TypeError, ValueError, KeyError, RuntimeError)):
+        module = arch.generator(ckpt["image_size"], latent_dim=ckpt["latent_dim"], **ckpt["model_kwargs"])
+        module.load_state_dict(ckpt["state_dict"])
     module.eval().to(device)
     return module, {k: v for k, v in ckpt.items() if k != "state_dict"}
 

@@ -27,11 +27,12 @@ import pandas as pd
 from PIL import Image
 
 from deeppc import __version__
-from deeppc.data.imageset import list_images
-from deeppc.files import sha256_bytes, write_bytes, write_json
+from deeppc.data.imageset import list_images, open_gray
+from deeppc.files import atomic_folder, moved, sha256_bytes, write_bytes, write_json
 from deeppc.report.vtt_sheet import render_sheet
 from deeppc.seeding import rng
 from deeppc.stats.tables import write_csv
+from deeppc.validate import InputError
 
 REAL, FAKE = "real", "fake"
 KEY_COLUMNS = ["position", "image_id", "truth", "model", "source"]
@@ -40,7 +41,7 @@ ID_ALPHABET = np.array(list("abcdefghjkmnpqrstuvwxyz23456789"))
 ID_LENGTH = 6
 
 
-class VTTError(ValueError):
+class VTTError(InputError):
     """The kit cannot be made or scored as asked."""
 
 
@@ -62,13 +63,12 @@ def _ids(n: int, generator: np.random.Generator) -> list[str]:
 
 
 def _encode(path: Path, size: int | None) -> tuple[bytes, tuple[int, int]]:
-    with Image.open(path) as im:
-        im = im.convert("L")
-        if size is not None and im.size != (size, size):
-            im = im.resize((size, size), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        im.save(buffer, format="PNG", optimize=False)
-        return buffer.getvalue(), im.size
+    im = open_gray(path)
+    if size is not None and im.size != (size, size):
+        im = im.resize((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    im.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue(), im.size
 
 
 def _parse_fakes(fake: Mapping[str, str | os.PathLike] | str | os.PathLike) -> dict[str, str | os.PathLike]:
@@ -107,20 +107,23 @@ def make_kit(
     order = rng(seed, "vtt", "order").permutation(len(drawn))
     ids = _ids(len(drawn), rng(seed, "vtt", "ids"))
     out = Path(out)
-    images, sizes, rows = [], set(), []
+    images, sizes, rows = [], {}, []
     for position, (index, image_id) in enumerate(zip(order, ids), start=1):
         truth, model, source = drawn[index]
         data, shape = _encode(source, size)
-        sizes.add(shape)
+        sizes.setdefault(shape, source)
         images.append((position, image_id, data))
         rows.append({"position": position, "image_id": image_id, "truth": truth, "model": model,
                      "source": os.fspath(source)})
     if len(sizes) > 1:
-        raise VTTError(f"images differ in size ({sorted(sizes)}), which would tell real from generated; "
-                       "pass size to resize all of them")
+        (a, first), (b, other) = sorted(sizes.items(), key=lambda item: str(item[1]))[:2]
+        raise VTTError(f"images differ in size ({first} is {a[0]}x{a[1]}, {other} is {b[0]}x{b[1]}), which would "
+                       "tell real from generated; pass size to resize all of them")
     info = {"seed": seed, "k": k, "real": os.fspath(real), "models": {m: os.fspath(p) for m, p in fakes.items()},
-            "size": size, "image_size": list(sizes.pop())}
-    return _write_kit(out, images, pd.DataFrame(rows, columns=KEY_COLUMNS), embed, title, info)
+            "size": size, "image_size": list(next(iter(sizes)))}
+    with atomic_folder(out) as build:  # the whole kit or nothing
+        paths = _write_kit(build, images, pd.DataFrame(rows, columns=KEY_COLUMNS), embed, title, info)
+    return moved(paths, build, out)
 
 
 def _write_kit(out: Path, images, key: pd.DataFrame, embed: bool, title: str, info: dict) -> dict[str, str]:

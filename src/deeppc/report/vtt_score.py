@@ -31,8 +31,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from deeppc.files import atomic_folder
 from deeppc.report.vtt import FAKE, KEY_COLUMNS, REAL, VTTError
 from deeppc.stats.tables import write_csv, write_text
+from deeppc.validate import first_line
 
 ALL = "all"
 RATES = ["precision", "recall", "accuracy", "fpr", "fnr"]
@@ -47,7 +49,8 @@ def read_key(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"answer key not found: {path}")
-    key = pd.read_csv(path, dtype={"image_id": str, "model": str}, keep_default_na=False)
+    key = read_table(path, "a VTT answer key (key.csv of `deeppc vtt make`)",
+                     dtype={"image_id": str, "model": str}, keep_default_na=False)  # fmt: skip
     missing = [c for c in ("image_id", "truth", "model") if c not in key.columns]
     if missing:
         raise VTTError(f"{path}: not a VTT key (missing {', '.join(missing)}; expected {', '.join(KEY_COLUMNS)})")
@@ -57,12 +60,22 @@ def read_key(path: str | os.PathLike) -> pd.DataFrame:
     return key
 
 
+def read_table(path: Path, expected: str, **kwargs) -> pd.DataFrame:
+    """pd.read_csv of a file that must be a non-empty CSV; anything else is a VTTError naming the file."""
+    if path.stat().st_size == 0:
+        raise VTTError(f"{path} is empty, expected {expected}")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise VTTError(f"{path}: not {expected} ({first_line(exc)})") from None
+
+
 def read_answers(path: str | os.PathLike, key: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     """(rater name, answers indexed like the key: answer real/fake/None, rating 1-5/None)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"answers file not found: {path}")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_table(path, "an answers CSV (image_id, answer, rating)", dtype=str, keep_default_na=False)
     table.columns = [c.strip().lower() for c in table.columns]
     missing = [c for c in ("image_id", "answer") if c not in table.columns]
     if missing:
@@ -196,6 +209,9 @@ def fid_correlation(
     per_rater: pd.DataFrame, fid: Mapping[str, float], models: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-model FID and mean FPR, one-row Pearson r and p of FID vs mean FPR)."""
+    negative = [f"{m}={v}" for m, v in fid.items() if not (math.isfinite(v) and v >= 0)]
+    if negative:  # a Fréchet distance is a finite number >= 0: anything else is a typo
+        raise VTTError(f"--fid {', '.join(negative)}: an FID must be a finite number >= 0")
     unknown = sorted(set(fid) - set(models))
     if unknown:
         raise VTTError(f"--fid names model(s) not in the key: {', '.join(unknown)}; models: {', '.join(models)}")
@@ -234,17 +250,17 @@ def score_vtt(
         raters[name] = table
     per_rater = per_rater_table(raters, key_table)
     summary = summary_table(per_rater, raters, key_table)
-    out = Path(out)
-    paths = {"per_rater": write_csv(per_rater, out / "per_rater.csv"),
-             "summary": write_csv(summary, out / "summary.csv")}
     models = sorted(set(key_table.loc[key_table["truth"] == FAKE, "model"]))
-    correlation = None
+    tables = {"per_rater": per_rater, "summary": summary}
     if fid:
-        per_model, correlation = fid_correlation(per_rater, fid, models)
-        paths["fid_fpr"] = write_csv(per_model, out / "fid_fpr.csv")
-        paths["correlation"] = write_csv(correlation, out / "correlation.csv")
-    paths["markdown"] = write_text(summary_markdown(summary, correlation, len(raters)), out / "summary.md")
-    return paths
+        tables["fid_fpr"], tables["correlation"] = fid_correlation(per_rater, fid, models)
+    markdown = summary_markdown(summary, tables.get("correlation"), len(raters))
+    out = Path(out)
+    with atomic_folder(out) as build:  # every table or none
+        for name, table in tables.items():
+            write_csv(table, build / f"{name}.csv")
+        write_text(markdown, build / "summary.md")
+    return {**{name: os.fspath(out / f"{name}.csv") for name in tables}, "markdown": os.fspath(out / "summary.md")}
 
 
 def _pct(mean, sd) -> str:

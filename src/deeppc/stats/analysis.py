@@ -21,7 +21,7 @@ from typing import Iterable
 import pandas as pd
 
 from deeppc import __version__
-from deeppc.files import write_json
+from deeppc.files import atomic_folder, moved, write_json
 from deeppc.stats import best as best_mod
 from deeppc.stats import tables, tests
 from deeppc.stats.scores import StatsInputError, load_scores
@@ -73,6 +73,10 @@ class StatsSettings:
         tests.adjust([], self.correction, self.alpha)
         if not self.metrics:
             raise StatsInputError("no metrics to analyse")
+        if not 0 < self.alpha < 1:
+            raise StatsInputError(f"alpha must be between 0 and 1, got {self.alpha}")
+        if self.patience < 1 or self.min_delta < 0:
+            raise StatsInputError(f"need patience >= 1 and min_delta >= 0, got {self.patience} and {self.min_delta}")
 
 
 def analyse_metric(frame: pd.DataFrame, metric: str, settings: StatsSettings) -> dict[str, pd.DataFrame]:
@@ -105,6 +109,12 @@ def run_analysis(
     frame = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
     results = {metric: analyse_metric(frame, metric, settings) for metric in settings.metrics}
     out = Path(out)
+    with atomic_folder(out) as build:  # every table or none
+        paths = _write_tables(results, settings, len(frame), build)
+    return moved(paths, build, out)
+
+
+def _write_tables(results: dict[str, dict], settings: StatsSettings, n_rows: int, out: Path) -> dict[str, str]:
     paths: dict[str, str] = {}
     for name in ("pairwise", "oneway", "best", "observations", "curves"):
         table = pd.concat([r[name] for r in results.values()], ignore_index=True)
@@ -118,7 +128,7 @@ def run_analysis(
     record = asdict(settings) | {"unit_used": {m: r["unit"] for m, r in results.items()},
                                  "compared_at": {m: r["points"] for m, r in results.items()},
                                  "warnings": {m: r["warnings"] for m, r in results.items()},
-                                 "deeppc_version": __version__, "n_score_rows": len(frame)}
+                                 "deeppc_version": __version__, "n_score_rows": n_rows}
     write_json(out / "settings.json", record)
     paths["settings"] = os.fspath(out / "settings.json")
     return paths

@@ -20,6 +20,7 @@ from typing import Iterable
 import pandas as pd
 
 from deeppc.run_names import split_run
+from deeppc.validate import InputError, first_line
 
 # keys of a repeat entry that are bookkeeping, not metrics
 NON_METRIC_KEYS = {"repeat", "seed"}
@@ -29,7 +30,7 @@ COLUMNS = ["experiment", "replicate", "run", "family", "iteration", "repeat", "s
 PROGRESS_KEYS = ("batch_size", "images_seen", "n_train")
 
 
-class StatsInputError(ValueError):
+class StatsInputError(InputError):
     """The scores cannot answer the question asked (missing metric, experiment, iteration)."""
 
 
@@ -84,9 +85,9 @@ def load_scores(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> pd.D
 
 def _read(path: Path) -> dict:
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ScoreFileError(f"{path}: not a readable score JSON ({exc})") from exc
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, or bytes that are not UTF-8 text
+        raise ScoreFileError(f"{path}: not a readable score JSON ({first_line(exc)})") from exc
     if not isinstance(record, dict):
         raise ScoreFileError(f"{path}: expected a JSON object")
     missing = [key for key in ("experiment", "family", "iteration", "repeats") if key not in record]

@@ -104,7 +104,10 @@ def select_observations(
         picked = _chosen_rows(by_experiment[name], point, window, notes[name])
         if not picked.empty:
             chosen[name] = _finite(picked, notes[name])
-    used = pd.concat(chosen.values()) if chosen else rows.iloc[0:0]
+    if not chosen:  # e.g. an iteration no run was scored at: say so instead of writing empty tables
+        why = next((note for found in notes.values() for note in found), "")
+        raise StatsInputError(f"compare at {point.label()}: no run has {metric!r} scores there ({why})")
+    used = pd.concat(chosen.values())
     resolved = _resolve_unit(unit, used)
     warnings = _warnings(resolved, used)
     table = _to_unit(used, resolved, metric, notes, warnings)

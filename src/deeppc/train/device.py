@@ -15,19 +15,17 @@ from typing import Callable, ContextManager
 
 import torch
 
+from deeppc import validate
+
 log = logging.getLogger(__name__)
 
 
 def select(name: str = "auto") -> torch.device:
     """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    name = validate.device(name, "device (--device or config key resources.train.device)")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but PyTorch sees no CUDA device")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {name!r}; use auto, cpu or cuda")
-    return device
+    return torch.device(name)
 
 
 def configure(device: torch.device, deterministic: bool, tf32: bool) -> None:

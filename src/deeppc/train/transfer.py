@@ -27,6 +27,7 @@ from torch import nn
 from deeppc.config import ConfigError
 from deeppc.models import CHECKPOINT_FORMAT
 from deeppc.models.stylegan2_import import is_pickle, read_official
+from deeppc.validate import load_torch
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def initialize(nets: Mapping[str, nn.Module | None], path: str | Path, arch: str
                 f"generator: {official.generator_kwargs}, discriminator: {official.discriminator_kwargs}")
         sources = dict(official.state_dicts)
     else:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_torch(path, f"a {CHECKPOINT_FORMAT} checkpoint or network pickle (config key init_from)")
         if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
             raise ConfigError(f"init_from: {path} is neither a {CHECKPOINT_FORMAT} checkpoint nor a network pickle")
         if ckpt["arch"] != arch:
