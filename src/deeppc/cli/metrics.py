@@ -48,18 +48,19 @@ def _score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fake", required=True, type=checks.input_folder, help="folder of generated PNGs")
     p.add_argument("--metrics", default="fid,kid,pr", help="comma-separated: fid,kid,pr,memorization")
     _extractor_args(p)
-    p.add_argument("--train", help="training image folder (memorization)")
-    p.add_argument("--holdout", help="holdout image folder, for memorization calibration")
-    p.add_argument("--pairs-png", help="write the closest generated/training pairs here (memorization)")
+    p.add_argument("--train", type=checks.input_folder, help="training image folder (memorization)")
+    p.add_argument("--holdout", type=checks.input_folder, help="holdout image folder, for memorization calibration")
+    p.add_argument("--pairs-png", type=checks.output_file,
+                   help="write the closest generated/training pairs here (memorization)")
     p.add_argument("--seed", type=checks.non_negative, default=2023, help="seed for KID subsets (default 2023)")
     p.add_argument("--kid-subsets", type=checks.positive, default=100)
     p.add_argument("--kid-subset-size", type=checks.at_least(2), default=1000)
     p.add_argument("--pr-k", type=checks.positive, default=3, help="k-th nearest neighbour radius of precision/recall")
-    p.add_argument("--mem-alpha", type=float, default=0.05,
+    p.add_argument("--mem-alpha", type=checks.probability, default=0.05,
                    help="memorization: flag a generated image whose conformal p-value is at most this (default 0.05)")
-    p.add_argument("--mem-level", type=float, default=0.01,
+    p.add_argument("--mem-level", type=checks.probability, default=0.01,
                    help="memorization: verdict 'copying' when the copy test's p-value is below this (default 0.01)")
-    p.add_argument("--mem-pixel-size", type=int, default=64)
+    p.add_argument("--mem-pixel-size", type=checks.at_least(4), default=64)
     p.add_argument("--out", type=checks.output_file, help="also write the JSON to this file (atomically)")
     p.set_defaults(func=user_errors(_score))
 
