@@ -36,7 +36,7 @@ REDUCED: dict[str, Any] = {
     "weights": {"inception": {"path": "unused-in-tests.pth", "random_init": True}},
     "metrics": {"extractors": ["inception-2015-12-05"], "kid_subset_size": 8, "kid_subsets": 4, "mem_pairs": 4},
     "score": {"n_images": 16, "repeats": 2},
-    "stats": {"metrics": ["fid"], "compare_iteration": "last", "comparisons": []},
+    "stats": {"metrics": ["fid"], "compare_at": "last", "comparisons": []},
     "report": {"sample_iterations": [100, 200]},
     "vtt": {"enabled": False},
     "resources": {
