@@ -141,7 +141,7 @@ def test_a_finished_run_has_a_record_for_every_job(reduced_run):
                      for p in (reduced_run / "results" / "provenance").rglob("*.json"))
     assert records == [
         "demo_data.json", "figure_curves/fid.json", "figure_losses/vanilla.json", "figure_memorization/vanilla2.json",
-        "figure_samples/vanilla.json", "preprocess.json", "random_weights/inception.json",
+        "figure_samples/vanilla.json", "front_page.json", "preprocess.json", "random_weights/inception.json",
         "real_stats/LAT/inception-2015-12-05/holdout.json", "real_stats/LAT/inception-2015-12-05/train.json",
         "score/vanilla2/100.json", "score/vanilla2/200.json", "stats.json", "train_vanilla2.json",
     ]

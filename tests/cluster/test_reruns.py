@@ -15,7 +15,7 @@ import time
 from workflow_runs import REPO, planned_jobs, planned_rules, reduced_config, snakemake, write_config
 
 DOWNSTREAM_OF_DATA = {"preprocess", "real_stats", "train_vanilla2", "score", "stats", "figure_curves",
-                      "figure_losses", "figure_samples", "figure_memorization"}
+                      "figure_losses", "figure_samples", "figure_memorization", "front_page"}
 
 
 def _dry_run(work, config, *args, snakefile=None):
@@ -67,4 +67,4 @@ def test_scored_checkpoints_are_not_rescored(reduced_copy):
     shutil.rmtree(results / "stats")
     jobs = planned_jobs(_dry_run(reduced_copy, reduced_copy / "reduced.yaml"))
     assert [out for rule, out in jobs if rule == "score"] == ["results/scores/vanilla2/100.json"]
-    assert {rule for rule, _ in jobs} == {"score", "stats", "figure_curves"}
+    assert {rule for rule, _ in jobs} == {"score", "stats", "figure_curves", "front_page"}
