@@ -7,7 +7,7 @@ words, with their unit, n and comparison point), the memorisation verdicts,
 and the warnings that limit all of it (random weights, sample sets as the
 unit, unequal training progress). Each item links to its table or figure in
 the report: Snakemake defines a link target for every report file, named by
-its path.
+its file name.
 
 The text goes through Jinja and docutils inside Snakemake, so every value
 taken from a file is escaped for both (see `_text`).
@@ -62,8 +62,8 @@ def _section(title: str) -> list[str]:
 
 
 def _link(label: str, target: str | None) -> str:
-    """A reference to a report item (its path is the target name), or the plain label."""
-    return f"`{_text(label)} <{target}_>`_" if target else _text(label)
+    """A reference to a report item, or the plain label (Snakemake names each item's link target by file name)."""
+    return f"`{_text(label)} <{Path(target).name}_>`_" if target else _text(label)
 
 
 def _text(value: Any) -> str:
