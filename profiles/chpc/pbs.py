@@ -2,7 +2,9 @@
 
 Kept free of deeppc imports: these scripts run with whatever python3 the
 login node's PATH gives (the deeppc virtual environment when it is active),
-and only need PyYAML for pbs.yaml.
+and only need PyYAML for pbs.yaml. `install_hooks` runs inside Snakemake
+(the profile loads this file): it lays batches of jobs (group jobs) out to
+fit their queue and keeps a job PBS can never run from being retried.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +112,10 @@ def plan(props: Mapping[str, Any], settings: Mapping[str, Any], workdir: Path) -
     else:
         queue = _cpu_queue(settings["cpu_queues"], threads, runtime_s)
         ncpus = int(queue.get("ncpus") or threads)
+    if queue.get("max_mem_mb") and mem_mb > int(queue["max_mem_mb"]):
+        # PBS would queue it for ever ("Can Never Run"): refuse it here, naming the resource
+        raise SubmitError(f"{_job_name(props)} asks for {mem_mb} MB of memory; queue {queue['name']} has at most "
+                          f"{queue['max_mem_mb']} MB per node (pbs.yaml): lower the job's mem_mb")
     limit_s = int(float(queue["max_walltime_h"]) * 3600)
     walltime_s = min(runtime_s, limit_s)
     name = _job_name(props)
@@ -163,6 +170,127 @@ def job_script(request: Request, jobscript: Path, setup: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------- group fit
+
+def group_limits(resources: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, int | None]:
+    """What the queue a group job goes to offers one job: ncpus, mem_mb and GPUs per node (None: unknown).
+
+    GPU groups go to gpu_N (N: the GPUs a group asks for, 1 with the profile's
+    per-submission `gpu: 1`): at most its max_ncpus (else ncpus_per_gpu x N).
+    CPU groups may use the CPU queue with the most cores.
+    """
+    ngpus = int(resources.get("gpu") or resources.get("gpus") or 0)
+    if ngpus:
+        queue = {int(k): v for k, v in settings["gpu_queues"].items()}.get(ngpus, {})
+        ncpus = queue.get("max_ncpus") or int(settings.get("ncpus_per_gpu", 0)) * ngpus or None
+        return {"cpus": ncpus, "mem_mb": queue.get("max_mem_mb"), "gpus": ngpus}
+    queue = max(settings["cpu_queues"], key=lambda q: int(q.get("ncpus") or q["max_ncpus"]))
+    return {"cpus": int(queue.get("ncpus") or queue["max_ncpus"]), "mem_mb": queue.get("max_mem_mb"), "gpus": None}
+
+
+def relayout(job: Any, limits: Mapping[str, int | None]) -> dict[str, Any]:
+    """A group job's resources when its jobs run in layers that each fit `limits`.
+
+    Snakemake's own group layout (`GroupResources.basic_layered`, what
+    --cores/--resources do to groups), limited to one node of the queue: jobs
+    that do not fit side by side run one layer after the other; the group asks
+    for the widest layer's cores and memory and the sum of the layers' runtimes.
+    The Snakemake that runs the group on the node starts no more jobs at once
+    than the cores it was given, so it follows the layout.
+    """
+    import copy
+
+    from snakemake.resources import GroupResources
+
+    constraints = copy.deepcopy(job.global_resources)  # the run's own limits (the profile's gpu: 1) stay
+    for name, key in (("_cores", "cpus"), ("mem_mb", "mem_mb"), ("gpu", "gpus")):
+        if limits.get(key):
+            current = constraints.get(name).value
+            constraints[name] = min(int(limits[key]), current) if isinstance(current, int) else int(limits[key])
+    return GroupResources.basic_layered(toposorted_jobs=job.toposorted, constraints=constraints, run_local=False,
+                                        additive_resources=["runtime"], sortby=["runtime"])
+
+
+def install_hooks() -> None:
+    """Wrap the cluster-generic executor (in the Snakemake process; called from config.v8+.yaml).
+
+    - Submission: a group job is laid out to fit its queue first (single jobs
+      are left as they are: plan() refuses those that no queue can take).
+    - Error report: a job status.py found can never run is not retried (each
+      attempt would ask for the same) and its error report carries the reason.
+    """
+    from snakemake_executor_plugin_cluster_generic import Executor
+
+    if getattr(Executor, "_deeppc_hooks", False):
+        return
+    run_job = Executor.run_job
+    report_job_error = Executor.report_job_error
+    format_job_exec = Executor.format_job_exec
+
+    def fitted_run_job(self, job):
+        if job.is_group():
+            try:
+                before = (job.threads, job.resources.get("mem_mb"), job.resources.get("runtime"))
+                limits = group_limits(job.resources, load_settings())
+                job._resources = relayout(job, limits)
+                after = (job.threads, job.resources.get("mem_mb"), job.resources.get("runtime"))
+                if after != before:
+                    self.logger.info(
+                        f"Group {job.groupid} ({len(job.jobs)} jobs) laid out to fit its queue "
+                        f"({limits['cpus']} cores, {limits['mem_mb'] or 'any'} MB per node): asks {after[0]} cores, "
+                        f"{after[1]} MB, {after[2]} min instead of {before[0]} cores, {before[1]} MB, {before[2]} min")
+            except Exception as exc:  # never keep a job from being submitted; plan() still checks it
+                self.logger.warning(f"could not fit group job {job.groupid} to its queue: {exc}")
+        return run_job(self, job)
+
+    def group_job_exec(self, job):
+        # the Snakemake that runs a group on the node starts jobs while it has cores free: give it the
+        # group's own count, not `all` (every core of the node where PBS does not bind jobs to theirs)
+        command = format_job_exec(self, job)
+        if job.is_group():
+            command = re.sub(r"--cores '?all'?(?=\s|$)", f"--cores {int(job.threads)}", command)
+        return command
+
+    def reported_job_error(self, job_info, msg=None, **kwargs):
+        record = never_run_record(str(job_info.external_jobid)) if job_info.external_jobid else None
+        if record is not None and record.exists():
+            msg = record.read_text()
+            record.unlink()
+            job_info.job.attempt = job_info.job.restart_times + 1  # not retried: it would ask for the same
+        return report_job_error(self, job_info, msg=msg, **kwargs)
+
+    Executor.run_job = fitted_run_job
+    Executor.format_job_exec = group_job_exec
+    Executor.report_job_error = reported_job_error
+    Executor._deeppc_hooks = True
+
+
+# ---------------------------------------------------------- never-run jobs
+
+NEVER_RUN = re.compile(r"Can Never Run", re.I)
+SHORTAGE = re.compile(
+    r"Insufficient amount of (?:(queue|server) )?resource: (\S+) \(R: ([^ ]+) A: ([^ ]+) T: ([^ )]+)\)")
+
+
+def never_runs(attrs: Mapping[str, str]) -> str | None:
+    """The explanation when PBS says in a queued job's comment that it can never run, else None."""
+    comment = attrs.get("comment", "")
+    if attrs.get("job_state") not in ("Q", "H") or not NEVER_RUN.search(comment):
+        return None
+    found = SHORTAGE.search(comment)
+    if found:
+        where, resource, asked, _available, total = found.groups()
+        where = f"the {where}" if where else "any node"
+        return (f"it asks for {resource}={asked}, and {where} has {resource}={total} at most "
+                f"(PBS: '{comment}')")
+    return f"PBS: '{comment}'"
+
+
+def never_run_record(jobid: str) -> Path:
+    """Where status.py notes why a job can never run, for the executor hook (status.py runs in the workdir)."""
+    return Path.cwd() / ".snakemake" / "pbs_never_run" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', jobid)}.txt"
+
+
 # -------------------------------------------------------------------- status
 
 def parse_qstat(text: str) -> dict[str, str]:
@@ -193,14 +321,40 @@ def status_of(attrs: Mapping[str, str]) -> str:
 
 
 def query(jobid: str, attempts: int = 5, pause_s: float = 5.0) -> str:
-    """Status of one job; a job PBS no longer knows is failed, a PBS server hiccup is still running."""
+    """Status of one job; a job PBS no longer knows is failed, a PBS server hiccup is still running.
+
+    A queued job that PBS says can never run (its comment, e.g. "Can Never
+    Run: Insufficient amount of queue resource: ncpus (R: 64 A: 24 T: 24)")
+    is deleted and failed, with a message naming the resource on stderr
+    (Snakemake shows it), and noted for the executor hook (install_hooks),
+    which keeps Snakemake from retrying it and puts the message in its error
+    report. PBS's "Not Running: ..." comments are waits that end: still running.
+    """
     for attempt in range(attempts):
         done = subprocess.run(["qstat", "-xf", jobid], capture_output=True, text=True)
         if done.returncode == 0 and "job_state" in done.stdout:
-            return status_of(parse_qstat(done.stdout))
+            attrs = parse_qstat(done.stdout)
+            why = never_runs(attrs)
+            if why:
+                return give_up(jobid, attrs, why)
+            return status_of(attrs)
         if "Unknown Job Id" in done.stderr or "Unknown Job" in done.stderr:
             return "failed"
         if attempt + 1 < attempts:
             time.sleep(pause_s)
     # the server did not answer: ask again at the next status check rather than fail the job
     return "running"
+
+
+def give_up(jobid: str, attrs: Mapping[str, str], why: str) -> str:
+    """Delete a job that can never run, say why (stderr), note it for the executor hook; its status is failed."""
+    name = attrs.get("Job_Name", jobid)
+    message = (f"PBS job {jobid} ({name}) can never run: {why}. It was deleted (qdel) and is not retried: lower "
+               "what the job asks for (the config's `resources:`, --set-threads, --set-resources) or fix the queue "
+               "limits in pbs.yaml; see docs/cluster.md.")
+    subprocess.run(["qdel", jobid], capture_output=True, text=True)
+    record = never_run_record(jobid)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(message)
+    print(message, file=sys.stderr)
+    return "failed"

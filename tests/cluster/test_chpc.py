@@ -1,4 +1,6 @@
-"""The CHPC Lengau (PBS Pro) profile: directives, status mapping, walltime timer, a run on stand-in qsub/qstat/qdel."""
+"""The CHPC Lengau (PBS Pro) profile: directives, status mapping, walltime timer, runs on stand-in qsub/qstat/qdel
+(tests/cluster/fake_pbs.py: no PBS server can be installed here), batches of jobs laid out to fit their queue, and
+jobs PBS can never run stopping the run."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +148,101 @@ def test_a_batch_of_scoring_jobs_asks_for_one_gpu(settings, tmp_path):
     req = pbs.plan(group, settings, tmp_path)
     assert req.directives()[:5] == ["-N scoring.0f1e2d3c", "-P TEST1234", "-q gpu_1",
                                     "-l select=1:ncpus=10:ngpus=1:mem=16000mb", "-l walltime=08:00:00"]
+
+
+def test_a_job_over_the_queues_memory_is_refused_naming_it(settings, tmp_path):
+    with pytest.raises(pbs.SubmitError, match=r"asks for 200000 MB of memory; queue serial has at most 120000 MB"):
+        pbs.plan(_props("preprocess", 4, mem_mb=200000, runtime=60), settings, tmp_path)
+
+
+NEVER = "Can Never Run: Insufficient amount of queue resource: ncpus (R: 64 A: 24 T: 24)"
+
+
+def test_a_queued_job_pbs_can_never_run_is_recognised():
+    text = QSTAT.format(state="Q", exit="") + f"    comment = {NEVER}\n"
+    why = pbs.never_runs(pbs.parse_qstat(text))
+    assert why.startswith("it asks for ncpus=64, and the queue has ncpus=24 at most")
+    # PBS's "Not Running" comments are waits that end (resources busy), not verdicts
+    busy = QSTAT.format(state="Q", exit="") + "    comment = Not Running: Insufficient amount of resource: ncpus\n"
+    assert pbs.never_runs(pbs.parse_qstat(busy)) is None
+    assert pbs.never_runs(pbs.parse_qstat(QSTAT.format(state="R", exit="") + f"    comment = {NEVER}\n")) is None
+
+
+# Four scoring jobs (rule `score`, so the profile's `groups: score: scoring` batches them) of 2 threads each.
+GROUPED_SCORES = """
+rule all:
+    input: expand("s{i}.txt", i=range(4))
+    localrule: True
+
+rule score:
+    output: "s{i}.txt"
+    threads: 2
+    resources: mem_mb=500, runtime=3
+    shell: "date +%s.%N > {output}; sleep 2; date +%s.%N >> {output}"
+"""
+
+NEVER_RUNS = """
+rule big:
+    output: "big.txt"
+    threads: 4
+    resources: mem_mb=500, runtime=3
+    shell: "echo done > {output}"
+"""
+
+# Queues of a small PBS site: 2-core nodes with 4000 MB.
+SMALL_SITE = """
+project: TEST1234
+gpu_queues: {1: {name: gpu_1, max_walltime_h: 12}}
+ncpus_per_gpu: 2
+cpu_queues:
+  - {name: serial, max_ncpus: 2, max_mem_mb: 4000, max_walltime_h: 1}
+term_before_walltime_s: 120
+setup: []
+"""
+
+
+def _stand_in_run(tmp_path: Path, snakefile: str, settings_yaml: str, node: str) -> tuple:
+    bin_dir, state = tmp_path / "bin", tmp_path / "pbs-state"
+    fake_pbs.install(bin_dir, state)
+    (tmp_path / "Snakefile").write_text(snakefile)
+    (tmp_path / "pbs.yaml").write_text(settings_yaml)
+    env = {"PATH": f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin",
+           "DEEPPC_PBS_CONFIG": str(tmp_path / "pbs.yaml"), "FAKE_PBS_NODE": node}
+    start = time.monotonic()
+    result = snakemake("--profile", str(PROFILE), "--seconds-between-status-checks", "1", cwd=tmp_path, env=env,
+                       snakefile=tmp_path / "Snakefile", timeout=600)
+    return result, fake_pbs.submissions(state), time.monotonic() - start
+
+
+def test_a_batch_of_scoring_jobs_is_laid_out_to_fit_the_queue(tmp_path):
+    """Four 2-core scoring jobs in one group on 2-core nodes: side by side they would ask for 8 cores,
+    which the stand-in server (like PBS) would never run. The group asks for one node's 2 cores and the
+    sum of the runtimes, its Snakemake gets 2 cores, and the jobs run one after the other."""
+    result, jobs, _ = _stand_in_run(tmp_path, GROUPED_SCORES, SMALL_SITE, "ncpus=2:mem=4000mb")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert len(jobs) == 1 and jobs[0]["name"].startswith("scoring.")
+    assert jobs[0]["directives"][2:5] == ["-q serial", "-l select=1:ncpus=2:mem=500mb", "-l walltime=00:12:00"]
+    assert "--cores 2 " in jobs[0]["job_script"]  # not `all`: every core of the node where PBS does not bind
+    assert "Group scoring (4 jobs) laid out to fit its queue (2 cores, 4000 MB per node): asks 2 cores, 500 MB, " \
+           "12 min instead of 8 cores, 2000 MB, 3 min" in result.stderr
+    spans = sorted(tuple(float(t) for t in (tmp_path / f"s{i}.txt").read_text().split()) for i in range(4))
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans  # one after the other
+
+
+def test_a_job_pbs_can_never_run_stops_the_run_naming_the_resource(tmp_path):
+    """4 cores fit the queue's limit in pbs.yaml but no node of the (stand-in) server: PBS keeps it
+    queued with "Can Never Run". status.py deletes it and says why; it is not submitted again."""
+    site = SMALL_SITE.replace("max_ncpus: 2", "max_ncpus: 24")
+    result, jobs, elapsed = _stand_in_run(tmp_path, NEVER_RUNS, site, "ncpus=2:mem=4000mb")
+    assert result.returncode == 1, result.stderr[-4000:]
+    assert elapsed < 120
+    assert len(jobs) == 1 and "-l select=1:ncpus=4:mem=500mb" in jobs[0]["directives"]
+    message = (f"PBS job {jobs[0]['id']} (big) can never run: it asks for ncpus=4, and any node has ncpus=2 at most "
+               "(PBS: 'Can Never Run: Insufficient amount of resource: ncpus (R: 4 A: 2 T: 2)'). It was deleted")
+    assert message in result.stderr, result.stderr[-4000:]
+    assert result.stderr.count(message) == 2  # status.py's line, and the same in Snakemake's error report
+    assert "Trying to restart" not in result.stderr
+    status = subprocess.run([sys.executable, str(PROFILE / "status.py"), jobs[0]["id"]], capture_output=True,
+                            text=True, env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}, cwd=tmp_path)
+    assert status.stdout == "failed\n"  # deleted: finished without running
+    assert not list((tmp_path / ".snakemake" / "pbs_never_run").iterdir())  # the note was consumed

@@ -1,4 +1,5 @@
-"""The SLURM profile on a real (one-node) SLURM cluster: the study through sbatch, and a killed training job resuming.
+"""The SLURM profile on a real (one-node) SLURM cluster: the study through sbatch, a killed training job resuming,
+grouped jobs fitting the partition and jobs that can never start stopping the run.
 
 Needs the cluster of tests/cluster/slurm/setup.sh; the `cluster` fixture
 starts it when it is down and the tests run as root (as on CI and a fresh
@@ -8,17 +9,19 @@ still goes through sbatch, sacct and the SLURM executor plugin.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from workflow_runs import REPO, SNAKEMAKE, reduced_config, snakemake, write_config
+from workflow_runs import REDUCED, REPO, SNAKEMAKE, reduced_config, snakemake, write_config
 
 pytestmark = pytest.mark.slurm
 
@@ -88,12 +91,19 @@ def _run_id(log: str) -> str:
     return re.search(r"SLURM run ID: (\S+)", log).group(1)
 
 
+# Scoring on CPUs with 2 threads a job: the profile's group of scoring jobs (8 to a group; here the
+# 2 checkpoints) would ask for 4 CPUs side by side, more than the 2-CPU partition has.
+SCORE_2_THREADS = {"threads": 2, "mem_mb": 1500, "runtime": 20, "gpus": 0, "device": "cpu"}
+
+
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory) -> tuple[Path, str]:
     work = tmp_path_factory.mktemp("slurm-run")
-    config = write_config(work / "reduced.yaml", reduced_config())
+    config = write_config(work / "reduced.yaml",
+                          reduced_config(resources={**REDUCED["resources"], "score": SCORE_2_THREADS}))
     result = snakemake(*_slurm_args(cluster), "--configfile", str(config), cwd=work)
     assert result.returncode == 0, result.stderr[-6000:]
+    (work / "snakemake.log").write_text(result.stderr)
     return work, _run_id(result.stderr)
 
 
@@ -104,12 +114,36 @@ def test_the_study_runs_through_sbatch(slurm_run):
     jobs = _jobs(run_id)
     assert {j["state"] for j in jobs} == {"COMPLETED"} and {j["partition"] for j in jobs} == {PARTITION}
     what = sorted(j["what"] for j in jobs)
-    # every rule job but `all` (local) went through sbatch; the two scoring jobs as one group job
-    assert len(jobs) == 12 and not any(w.startswith("rule_score_") for w in what)
+    # every rule job but `all` (local) went through sbatch (13, front page included); the two scoring
+    # jobs as one group job
+    assert len(jobs) == 13 and not any(w.startswith("rule_score_") for w in what)
     assert what.count("rule_scoring_score") == 1
     train = next(j for j in jobs if j["what"] == "rule_train_vanilla2")
     assert "--signal=TERM@120" in train["submit"] and " -t 20 " in train["submit"]
     assert "--mem 1500" in train["submit"] and "--cpus-per-task=1" in train["submit"]
+
+
+def test_a_group_of_scoring_jobs_is_laid_out_to_fit_the_partition(slurm_run):
+    """Two 2-thread scoring jobs in one group on a 2-CPU partition: the group asks for 2 CPUs and the
+    sum of their runtimes (not 4 CPUs, which SLURM would keep pending for ever: PartitionConfig), the
+    Snakemake inside gets 2 cores, and the two jobs ran one after the other."""
+    work, run_id = slurm_run
+    group = next(j for j in _jobs(run_id) if j["what"] == "rule_scoring_score")
+    assert group["state"] == "COMPLETED" and group["ncpus"] == "2"
+    assert "--cpus-per-task=2" in group["submit"] and " -t 40 " in group["submit"] and "--mem 1500" in group["submit"]
+    assert "--cores 2 " in group["submit"]  # not `all`: the node's every CPU where SLURM does not bind
+    log = (work / "snakemake.log").read_text()
+    assert re.search(r"Group scoring \(2 jobs\) laid out for partition ci .*: asks 2 CPUs, 1500 MB, 0 GPUs, 40 min "
+                     r"instead of 4 CPUs, 3000 MB, 0 GPUs, 20 min", log), log[-4000:]
+    spans = sorted(_log_span(work / "results" / "logs" / "score" / f"vanilla2_{it}.log") for it in (100, 200))
+    assert spans[0][1] <= spans[1][0], spans  # one after the other
+
+
+def _log_span(path: Path) -> tuple[str, str]:
+    """First and last timestamp of a deeppc log (`YYYY-MM-DD HH:MM:SS,mmm LEVEL ...` lines)."""
+    stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", path.read_text(), re.M)
+    assert len(stamps) >= 2, path.read_text()
+    return stamps[0], stamps[-1]
 
 
 def test_the_cluster_run_is_consistent_and_complete(slurm_run, cluster, capsys):
@@ -214,3 +248,75 @@ def test_jobs_get_sigterm_before_their_time_limit_and_are_retried(cluster, tmp_p
     jobs = _jobs(_run_id(result.stderr))
     assert [j["state"] for j in jobs] == ["FAILED", "COMPLETED"]
     assert "--signal=TERM@120" in jobs[0]["submit"] and " -t 3 " in jobs[0]["submit"]
+
+
+NEVER_STARTS_RULE = """
+rule big:
+    output: "big.txt"
+    threads: {threads}
+    resources: mem_mb={mem_mb}, runtime=5
+    shell: "echo done > {{output}}"
+"""
+
+
+def test_a_job_that_can_never_start_stops_the_run_naming_the_resource(cluster, tmp_path):
+    """64 CPUs on a 2-CPU partition: SLURM accepts the job and keeps it pending with reason
+    PartitionConfig for ever. The run stops at the first status check with that reason and the
+    resource, the job is cancelled and not retried."""
+    (tmp_path / "Snakefile").write_text(NEVER_STARTS_RULE.format(threads=64, mem_mb=100))
+    start = time.monotonic()
+    result = snakemake("--profile", str(PROFILE), "--slurm-partition-config", str(cluster),
+                       "--slurm-init-seconds-before-status-checks", "2", cwd=tmp_path,
+                       snakefile=tmp_path / "Snakefile", timeout=300)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 1, result.stderr[-4000:]
+    assert elapsed < 120
+    jobs = _jobs(_run_id(result.stderr))
+    assert len(jobs) == 1 and jobs[0]["state"].startswith("CANCELLED") and jobs[0]["ncpus"] == "64"
+    assert re.search(rf"SLURM job {jobs[0]['id']} \(rule big\) can never start: SLURM keeps it pending with reason "
+                     r"PartitionConfig .* It asks for 64 CPUs \(partition ci has at most 2 per node\)\.",
+                     result.stderr), result.stderr[-4000:]
+    assert "Trying to restart" not in result.stderr  # every attempt would wait just the same
+    assert not (tmp_path / "big.txt").exists()
+
+
+def test_memory_no_node_has_is_refused_at_submission(cluster, tmp_path):
+    """More memory than the node: sbatch itself refuses the job; the run stops with sbatch's message."""
+    mem_mb = int(_partition()[1]) + 1
+    (tmp_path / "Snakefile").write_text(NEVER_STARTS_RULE.format(threads=1, mem_mb=mem_mb))
+    start = time.monotonic()
+    result = snakemake("--profile", str(PROFILE), "--slurm-partition-config", str(cluster),
+                       "--slurm-init-seconds-before-status-checks", "2", cwd=tmp_path,
+                       snakefile=tmp_path / "Snakefile", timeout=300)
+    assert result.returncode == 1 and time.monotonic() - start < 120, result.stderr[-4000:]
+    assert f"--mem {mem_mb} " in result.stderr and "Memory specification can not be satisfied" in result.stderr
+
+
+def _profile_module():
+    """profiles/slurm/deeppc_slurm.py, loaded as the profile loads it (under its own name, registered first)."""
+    spec = importlib.util.spec_from_file_location("deeppc_slurm_under_test", PROFILE / "deeppc_slurm.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("reason, never", [
+    ("PartitionConfig", True), ("PartitionTimeLimit", True),
+    ("QOSMaxCpuPerJobLimit", True), ("QOSMaxWallDurationPerJobLimit", True), ("AssocMaxMemPerJob", True),
+    ("QOSMaxCpuPerUserLimit", False),  # starts once the user's other jobs end
+    ("AssocGrpCpuLimit", False), ("Resources", False), ("Priority", False), ("Dependency", False),
+    # may clear up (nodes down, drained, reserved): waited for, then stopped
+    ("ReqNodeNotAvail, UnavailableNodes:node01", False), ("PartitionNodeLimit", False),
+])
+def test_pending_reasons_that_never_clear(reason, never):
+    assert _profile_module().never_starts(reason) is never
+
+
+def test_partition_limits_from_slurm(cluster):
+    """The limits the fit uses are the cluster's own (the test partition: one node of 2 CPUs)."""
+    module = _profile_module()
+    cpus, mem = _partition()
+    limits = module.slurm_limits(PARTITION)
+    assert (limits.cpus, limits.mem_mb, limits.gpus) == (int(cpus), int(mem), None)
+    assert [module.parse_slurm_minutes(t) for t in ("UNLIMITED", "30", "30:00", "2:00:00", "1-00:00:00", "2-12")] \
+        == [None, 30, 30, 120, 1440, 3600]
