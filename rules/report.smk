@@ -100,7 +100,6 @@ rule front_page:
         scores=[results("scores", n, f"{compare_iteration(n)}.json") for n in FIRST_RUNS],
     output:
         FRONT_PAGE,
-    localrule: True  # a few table reads: not worth a cluster submission
     params:
         links=front_page_links(),
         title=front_page_title(),
