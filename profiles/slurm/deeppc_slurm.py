@@ -358,7 +358,7 @@ def _scancel(job_id: str) -> None:
     try:
         subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
-        pass
+        pass  # best effort: the job is reported failed with its reason whether or not scancel got through
 
 
 # ------------------------------------------------------------------ install

@@ -509,7 +509,7 @@ class _Stderr(logging.StreamHandler):
 
     @stream.setter
     def stream(self, value) -> None:
-        pass
+        pass  # the handler always writes to the current sys.stderr (capsys swaps it); rebinding is ignored
 
 
 @pytest.fixture
