@@ -58,11 +58,11 @@ def test_demo_runs_end_to_end(demo_run):
     for name in ("vanilla2", "wgangp1", "wgangp1@r1"):
         run = json.loads((results / "runs" / name / "summary.json").read_text())
         assert run["status"] == "finished"
-        # compared at 3.2 kimg: iteration 100 at batch 32 gets the repeated sample sets
-        score = json.loads((results / "scores" / name / "100.json").read_text())
+        # compared at 3.2 kimg: iteration 400 at batch 8 gets the repeated sample sets
+        score = json.loads((results / "scores" / name / "400.json").read_text())
         assert len(score["repeats"]) == 3 and score["comparable_to_published"] is False
         assert all(r["fid"] > 0 for r in score["repeats"])
-        assert score["progress"]["kimg"] <= 3.2 and score["progress"]["batch_size"] == 32
+        assert score["progress"]["kimg"] == 3.2 and score["progress"]["batch_size"] == 8
     pairwise = pd.read_csv(results / "stats" / "pairwise.csv")
     assert (pairwise["unit"] == "training_seeds").all() and pairwise["warning"].isna().all()
     assert set(pairwise["n_a"]) == {2}  # two training seeds per experiment
