@@ -46,18 +46,18 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from deeppc.models.medfid import (  # noqa: E402
+from deeppc.medfid.model import (  # noqa: E402
     TOP_BLOCKS,
     Preprocessing,
     build,
     set_trainable,
     trainable_parameter_count,
 )
-from deeppc.models.medfid_stage import select_device  # noqa: E402
-from deeppc.models.medfid_train import (  # noqa: E402
+from deeppc.medfid.stage import select_device  # noqa: E402
+from deeppc.medfid.train import (  # noqa: E402
     PhaseSettings,
     Split,
-    TrainSettings,
+    FinetuneSettings,
     evaluate,
     make_optimizer,
     train_epoch,
@@ -66,7 +66,7 @@ from synthetic import images, sync  # noqa: E402
 
 
 
-def time_steps(net, settings: TrainSettings, phase: PhaseSettings, batch: Split, steps: int, device) -> list[float]:
+def time_steps(net, settings: FinetuneSettings, phase: PhaseSettings, batch: Split, steps: int, device) -> list[float]:
     """Seconds of each timed training step (one batch per `train_epoch` call), after 2 warm-up steps."""
     set_trainable(net, phase.unfreeze)
     opt = make_optimizer([p for p in net.parameters() if p.requires_grad], phase)
@@ -88,7 +88,7 @@ def main() -> None:
     torch.set_num_threads(ARGS.threads)
     input_size = ARGS.input_size or (75 if ARGS.quick and device.type == "cpu" else 299)
     steps = ARGS.steps or (3 if ARGS.quick else 10)
-    settings = TrainSettings(input_size=input_size, batch_size=ARGS.batch_size, seed=0)
+    settings = FinetuneSettings(input_size=input_size, batch_size=ARGS.batch_size, seed=0)
     net = build(ARGS.classes, weights=None, seed=0)[0].to(device)
     batch = Split(images(ARGS.batch_size, ARGS.image_size), np.arange(ARGS.batch_size) % ARGS.classes)
     val_n = ARGS.classes * ARGS.val_per_class

@@ -27,7 +27,7 @@ from PIL import Image
 
 from deeppc import config
 from deeppc.data import stage
-from deeppc.data.demo import write_demo_dataset
+from deeppc.demo.export import write_demo_dataset
 
 
 def baseline(files: list[Path], out: Path, size: int) -> int:

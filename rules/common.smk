@@ -28,7 +28,9 @@ def data_outputs():
 
 # ----------------------------------------------------------------- training
 
+from deeppc.medfid.distortions import NAMES as DISTORTION_NAMES
 from deeppc.run_names import split_run
+from deeppc.stats.analysis import output_files as stats_output_files
 from deeppc.study import check_study, compared_iteration, train_settings
 
 EXPERIMENTS = config.get("experiments") or {}
@@ -41,6 +43,14 @@ RES = config["resources"]
 def experiment_config(run):
     """The config keys that drive one training run (its params: editing another experiment changes nothing here)."""
     return {"seed": config["seed"], **config["train"], **EXPERIMENTS[split_run(run)[0]]}
+
+
+def medfid_config():
+    """Every config key the medfid stage reads, as its rules' params: editing any of them reruns it."""
+    section = config["medfid"]
+    weights = {k: config["weights"][k] for k in (section["weights"], "inception") if k in config["weights"]}
+    image_size = section.get("image_size") or config["data"]["image_size"]
+    return {"seed": config["seed"], "medfid": section, "data": {"image_size": image_size}, "weights": weights}
 
 
 def job_resources(stage):
@@ -149,9 +159,8 @@ FAMILIES = list(dict.fromkeys(s.family for s in SETTINGS.values()))
 
 
 def stats_files():
-    fixed = ["pairwise.csv", "oneway.csv", "best_checkpoints.csv", "observations.csv", "curves.csv", "settings.json"]
-    per_metric = [f"{kind}_{m}.md" for m in STATS_METRICS for kind in ("table3", "best")]
-    return [results("stats", name) for name in fixed + per_metric]
+    """What the stats stage writes, named by the stage itself."""
+    return [results("stats", name) for name in stats_output_files(STATS_METRICS)]
 
 
 def loss_groups():
@@ -185,7 +194,7 @@ def figure_files():
 # ------------------------------------------------------------------- medfid
 
 MEDFID = "medfid" in EXTRACTORS
-DISTORTIONS = ["blur", "noise", "salt_pepper", "blocks"]
+DISTORTIONS = list(DISTORTION_NAMES)  # one figure each: the names the medfid stage sweeps
 
 
 def medfid_data_root():

@@ -30,7 +30,7 @@ rule medfid_train:
         confusion=report(results("medfid", "confusion_matrix.png"), category="MedFID",
                          caption="../workflow/report/medfid_training.rst"),
     params:
-        medfid=config["medfid"],
+        stage=medfid_config(),
         data_root=medfid_data_root(),
         device=RES["medfid"]["device"],
     threads: RES["medfid"]["threads"]
@@ -58,7 +58,7 @@ rule medfid_validate:
         figures=[report(results("medfid", "validation", f"{d}.png"), category="MedFID",
                         caption="../workflow/report/medfid_validation.rst") for d in DISTORTIONS],
     params:
-        medfid=config["medfid"],
+        stage=medfid_config(),
         device=RES["medfid"]["device"],
     threads: RES["medfid"]["threads"]
     log:

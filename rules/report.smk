@@ -78,6 +78,9 @@ if config["vtt"]["enabled"]:
         output:
             directory(results("vtt")),
         params:
+            # model -> iteration -> checkpoint: the inputs above, named (nothing parses paths)
+            checkpoints={m: {k: results("runs", m, "ckpt", f"{k}.pt") for k in score_iterations(m)}
+                         for m in config["vtt"]["models"]},
             vtt=config["vtt"],
             metric=STATS_METRICS[0],
             seed=config["seed"],

@@ -111,6 +111,28 @@ def test_a_config_resaved_with_other_key_order_reruns_nothing(demo_run, tmp_path
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
 
 
+@pytest.mark.workflow
+def test_edits_rerun_the_jobs_that_read_them(demo_run, tmp_path):
+    """Every config value a job reads is in its params: the medfid stage reads seed and the image size."""
+    base = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+
+    def rerun(edit) -> set[str]:
+        config = yaml.safe_load(yaml.safe_dump(base))
+        edit(config)
+        path = tmp_path / "edited.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        result = snakemake("-n", "--configfile", str(path), cwd=demo_run)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return {rule for rule, _ in _jobs(result.stdout)}
+
+    assert "medfid_train" in rerun(lambda c: c.update(seed=c["seed"] + 1))
+    assert "medfid_train" in rerun(lambda c: c["data"].update(image_size=c["data"]["image_size"] * 2))
+    # one experiment edited: its own training runs and what reads them, not the other experiments'
+    jobs = rerun(lambda c: c["experiments"]["wgangp1"].update(lr=0.0002))
+    assert {"train_wgangp1", "train_wgangp1@r1"} <= jobs, jobs
+    assert not {"train_vanilla2", "train_vanilla2@r1", "train_stylegan2_ada", "medfid_train"} & jobs, jobs
+
+
 def _reverse_keys(node):
     """Every mapping's keys in reverse order, except the experiments' (their order is meaningful)."""
     if isinstance(node, dict):

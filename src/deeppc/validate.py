@@ -131,6 +131,16 @@ def device(name: str, what: str = "device") -> str:
     return text
 
 
+def torch_device(name: str, what: str = "device"):
+    """The checked `device(name)` as a torch.device, ``auto`` resolved (CUDA if present, else CPU)."""
+    import torch
+
+    text = device(name, what)
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(text)
+
+
 # --------------------------------------------------------------------------- paths
 
 

@@ -571,11 +571,11 @@ def test_a_real_process_prints_one_line(world, tmp_path):
 
 def test_a_bug_keeps_its_traceback(monkeypatch, world, tmp_path):
     """Only input errors are caught: a ValueError raised inside a library (a missing check) is not one."""
-    import deeppc.sampling
+    import deeppc.models.checkpoint
 
     def broken(*args, **kwargs):
         return np.stack([np.zeros(2), np.zeros(3)])  # numpy's ValueError, raised in numpy
 
-    monkeypatch.setattr(deeppc.sampling, "write_samples", broken)
+    monkeypatch.setattr(deeppc.models.checkpoint, "write_samples", broken)
     with pytest.raises(ValueError, match="same shape"):
         main(["generate", str(world["gen"]), "--n", "2", "--seed", "1", "--out", str(tmp_path / "g")])

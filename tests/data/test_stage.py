@@ -10,7 +10,7 @@ from PIL import Image
 
 from deeppc.data import stage
 from deeppc.data.audit import FLAGS
-from deeppc.data.demo import write_demo_dataset
+from deeppc.demo.export import write_demo_dataset
 from helpers import with_data
 
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
-from deeppc.data import phantom
+from deeppc.demo import phantom
 from deeppc.data.geometry import square_thumbnail, to_uint8
 from deeppc.files import save_png
-from deeppc.models.medfid_demo import write_demo_tree
+from deeppc.demo.body_parts import write_demo_tree
 from deeppc.seeding import rng
 
 TINY = {
@@ -100,14 +100,11 @@ def stage_run(tmp_path_factory: pytest.TempPathFactory, demo_root: Path, real_fo
 
     work = tmp_path_factory.mktemp("medfid-stage")
     config = write_config(work / "config.yaml", TINY)
-    with pytest.MonkeyPatch.context() as mp:
-        if "deeppc.cli.medfid" not in cli.GROUPS:
-            mp.setattr(cli, "GROUPS", [*cli.GROUPS, "deeppc.cli.medfid"])
-        train = ["medfid", "train", "--config", str(config), "--data", str(demo_root), "--out", str(work / "out")]
-        train_code = cli.main(train)
-        validate = [
-            "medfid", "validate", "--config", str(config), "--extractor", str(work / "out" / "extractor.pt"),
-            "--images", str(real_folder), "--out", str(work / "out" / "validation"),
-        ]  # fmt: skip
-        validate_code = cli.main(validate)
+    train = ["medfid", "train", "--config", str(config), "--data", str(demo_root), "--out", str(work / "out")]
+    train_code = cli.main(train)
+    validate = [
+        "medfid", "validate", "--config", str(config), "--extractor", str(work / "out" / "extractor.pt"),
+        "--images", str(real_folder), "--out", str(work / "out" / "validation"),
+    ]  # fmt: skip
+    validate_code = cli.main(validate)
     return {"out": work / "out", "train_code": train_code, "validate_code": validate_code, "config": config}

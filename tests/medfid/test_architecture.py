@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from deeppc.models.medfid import (
+from deeppc.medfid.model import (
     BACKBONE_LAYERS,
     TOP_BLOCKS,
     MedFIDNet,
@@ -19,8 +19,8 @@ from deeppc.models.medfid import (
     trainable_blocks,
     trainable_parameter_count,
 )
-from deeppc.models.medfid_stage import comparability
-from deeppc.models.medfid_train import PhaseSettings, make_optimizer
+from deeppc.medfid.stage import comparability
+from deeppc.medfid.train import PhaseSettings, make_optimizer
 
 # Table 4 of the paper (7 classes)
 TABLE4_DENSE = 4_196_352

@@ -13,9 +13,7 @@ from deeppc.config import schema
 
 
 @pytest.fixture
-def main(monkeypatch):
-    if "deeppc.cli.medfid" not in cli.GROUPS:
-        monkeypatch.setattr(cli, "GROUPS", [*cli.GROUPS, "deeppc.cli.medfid"])
+def main():
     return cli.main
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deeppc.files import save_png, write_text
-from deeppc.models.medfid_data import (
+from deeppc.medfid.data import (
     load_samples,
     manifest_hash,
     normalise_label,

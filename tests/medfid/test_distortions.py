@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeppc.models import medfid_distortions as d
-from deeppc.models.medfid_validation import _correlate, example_levels
+from deeppc.medfid import distortions as d
+from deeppc.medfid.validation import _correlate, example_levels
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import torch
 from deeppc.metrics import extractors
 from deeppc.metrics.extractors import extract_features
 from deeppc.metrics.stats_cache import array_hash, compute_stats
-from deeppc.models.medfid import MedFIDExtractor, Preprocessing, preprocess, save_checkpoint
-from deeppc.models.medfid_train import PhaseSettings, Split, TrainSettings, augment, train
+from deeppc.medfid.model import MedFIDExtractor, Preprocessing, preprocess, save_checkpoint
+from deeppc.medfid.train import PhaseSettings, Split, FinetuneSettings, augment, train
 
 
 def test_preprocess_is_resize_then_unit_scale_then_three_channels():
@@ -47,7 +47,7 @@ def test_training_and_scoring_give_the_same_features(tmp_path, make_elbows):
     images = make_elbows(8, size=64)
     labels = np.array([0, 1] * 4)
     data = {"train": Split(images, labels), "val": Split(images[:4], labels[:4])}
-    settings = TrainSettings(PhaseSettings(1), PhaseSettings(0), input_size=75, batch_size=4, seed=1)
+    settings = FinetuneSettings(PhaseSettings(1), PhaseSettings(0), input_size=75, batch_size=4, seed=1)
     run = train(data, 2, settings, weights=None, device=torch.device("cpu"))
     spec = Preprocessing(75)
     meta = {

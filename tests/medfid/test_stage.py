@@ -7,10 +7,10 @@ import json
 
 import torch
 
-from deeppc.models.medfid import load_checkpoint
+from deeppc.medfid.model import load_checkpoint
 from deeppc.config import load as load_config
-from deeppc.models.medfid_data import MANIFEST_COLUMNS
-from deeppc.models.medfid_stage import run_validation
+from deeppc.medfid.data import MANIFEST_COLUMNS
+from deeppc.medfid.stage import run_validation
 
 TRAINING_OUTPUTS = ("extractor.pt", "metrics.json", "manifest.csv", "training_curves.csv", "training_curves.png",
                     "confusion_matrix.csv", "confusion_matrix.png", "per_class_accuracy.csv")  # fmt: skip

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from deeppc.models.medfid_resume import LoopState
-from deeppc.models.medfid_train import PhaseSettings, Split, TrainSettings, train
+from deeppc.medfid.resume import LoopState
+from deeppc.medfid.train import PhaseSettings, Split, FinetuneSettings, train
 
 
 class Killed(Exception):
@@ -15,7 +15,7 @@ class Killed(Exception):
 
 
 def _images() -> dict[str, Split]:
-    from deeppc.data import phantom
+    from deeppc.demo import phantom
     from deeppc.data.geometry import square_thumbnail, to_uint8
     from deeppc.seeding import rng
 
@@ -28,7 +28,7 @@ def _images() -> dict[str, Split]:
 
 
 # a narrow head keeps the per-epoch state files small; the loop does not depend on the width
-SETTINGS = TrainSettings(PhaseSettings(2), PhaseSettings(1), input_size=75, batch_size=4, hidden=64, depth=2, seed=5)
+SETTINGS = FinetuneSettings(PhaseSettings(2), PhaseSettings(1), input_size=75, batch_size=4, hidden=64, depth=2, seed=5)
 
 
 def _run(state_dir=None, on_epoch=None):

@@ -12,7 +12,7 @@ from deeppc.metrics.extractors import PixelExtractor
 from deeppc.metrics.frechet import frechet_distance_features
 from deeppc.metrics.memorization import pooled
 from deeppc.metrics.stats_cache import FeatureStats
-from deeppc.scoring import _metric_values
+from deeppc.score.stage import _metric_values
 
 IDENTITY = {"name": "test-features"}
 

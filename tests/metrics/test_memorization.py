@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from scipy import ndimage, stats
 
-from deeppc.data import phantom
+from deeppc.demo import phantom
 from deeppc.metrics.memorization import (
     COPYING,
     INCONCLUSIVE,

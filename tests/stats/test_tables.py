@@ -9,6 +9,7 @@ import pytest
 
 from deeppc.cli import main
 from deeppc.stats import StatsSettings, run_analysis
+from deeppc.stats.analysis import output_files
 from deeppc.stats.scores import StatsInputError, load_scores
 from deeppc.stats.tables import best_markdown, format_p, table3_markdown
 from deeppc.stats.units import SAMPLE_SETS_WARNING
@@ -68,6 +69,8 @@ def test_run_analysis_writes_contract_csvs(study, tmp_path):
     assert best.loc[best.metric == "medfid", "best_iteration"].tolist() == [800] * 6
     for name in ("table3_medfid", "table3_fid", "best_medfid", "oneway", "observations", "curves"):
         assert (tmp_path / "stats").joinpath(paths[name]).is_file()
+    # the names the workflow's rule declares are exactly the files written
+    assert sorted(p.name for p in (tmp_path / "stats").iterdir()) == sorted(output_files(["medfid", "fid"]))
     settings_json = json.loads((tmp_path / "stats" / "settings.json").read_text())
     assert settings_json["unit_used"] == {"medfid": "sample_sets", "fid": "sample_sets"}
     text = (tmp_path / "stats" / "pairwise.csv").read_text()

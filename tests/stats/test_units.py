@@ -10,7 +10,7 @@ from scipy import stats
 from deeppc.stats.scores import StatsInputError, load_scores
 from deeppc.stats.tests import pairwise_tests
 from deeppc.stats.points import parse_compare_at
-from deeppc.stats.units import SAMPLE_SETS_WARNING, select_observations
+from deeppc.stats.units import select_observations
 
 
 def _replicated(write_score):

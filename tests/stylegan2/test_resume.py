@@ -36,7 +36,7 @@ EXPERIMENT = {"family": "stylegan2", "arch": "stylegan2", "lr": 0.0025, "betas":
 JOB = """
 import sys, yaml
 from pathlib import Path
-from deeppc.cli.train import train_experiment
+from deeppc.train import train_experiment
 from deeppc.train import from_config
 config, data, out = sys.argv[1:]
 sys.exit(train_experiment(from_config(yaml.safe_load(Path(config).read_text()), "sg2ada"), Path(data), Path(out),

@@ -1,6 +1,6 @@
 """Rule demo_data: write the synthetic demo DICOM set."""
 
-from deeppc.data.demo import write_demo_dataset
+from deeppc.demo.export import write_demo_dataset
 from deeppc.logs import log_to_file
 from deeppc.provenance import record
 

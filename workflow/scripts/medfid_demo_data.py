@@ -1,7 +1,7 @@
 """Rule medfid_demo_data: phantom radiographs of several body parts in MURA and LERA layout."""
 
 from deeppc.logs import log_to_file
-from deeppc.models.medfid_demo import write_demo_tree
+from deeppc.demo.body_parts import write_demo_tree
 from deeppc.provenance import record
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)

@@ -5,12 +5,12 @@ from pathlib import Path
 import torch
 
 from deeppc.logs import log_to_file
-from deeppc.models.medfid_stage import run_training, select_device
+from deeppc.medfid.stage import run_training, select_device
 from deeppc.provenance import record
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
     sm = snakemake  # noqa: F821
     torch.set_num_threads(sm.threads)
-    run_training(sm.config, data_root=Path(sm.params.data_root), out=Path(sm.output.extractor).parent,
+    run_training(sm.params.stage, data_root=Path(sm.params.data_root), out=Path(sm.output.extractor).parent,
                  device=select_device(sm.params.device))  # fmt: skip
     record(snakemake)  # noqa: F821

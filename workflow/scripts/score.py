@@ -5,12 +5,12 @@ from pathlib import Path
 from deeppc.logs import log_to_file
 from deeppc.metrics.api import MetricOptions
 from deeppc.provenance import record
-from deeppc.scoring import ScoreJob, score_checkpoint
+from deeppc.score import ScoreJob, score_checkpoint
 from deeppc.train.device import select
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
     sm = snakemake  # noqa: F821
-    names = sm.config["metrics"]["extractors"]
+    names = sm.params.metrics["extractors"]
     images = Path(sm.input.images)
     job = ScoreJob(
         experiment=sm.wildcards.experiment,

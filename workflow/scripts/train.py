@@ -3,13 +3,12 @@
 import sys
 from pathlib import Path
 
-from deeppc.cli.train import train_experiment
 from deeppc.logs import log_to_file
 from deeppc.provenance import record
-from deeppc.train import from_config
+from deeppc.train import from_params, train_experiment
 
 with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
-    settings = from_config(snakemake.config, snakemake.params.experiment)  # noqa: F821
+    settings = from_params(snakemake.params.settings, snakemake.params.experiment)  # noqa: F821
     code = train_experiment(
         settings,
         Path(snakemake.input.images) / "train",  # noqa: F821

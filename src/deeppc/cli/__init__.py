@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import logging
 import sys
 from typing import Callable
@@ -29,17 +28,6 @@ from deeppc.validate import InputError, is_input_error, one_line
 
 log = logging.getLogger("deeppc.cli")
 
-# command-group modules, in the order they appear in --help
-GROUPS = [
-    "deeppc.cli.data",
-    "deeppc.cli.train",
-    "deeppc.cli.generate",
-    "deeppc.cli.metrics",
-    "deeppc.cli.medfid",
-    "deeppc.cli.stats",
-    "deeppc.cli.vtt",
-    "deeppc.cli.audit",
-]
 
 
 class UserError(InputError):
@@ -81,8 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"deeppc {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in GROUPS:
-        importlib.import_module(name).register(sub)
+    # imported here, not at the top: each group module imports this package's helpers
+    from deeppc.cli import audit, data, generate, medfid, metrics, stats, train, vtt
+
+    for group in (data, train, generate, metrics, medfid, stats, vtt, audit):  # the order of --help
+        group.register(sub)
     return parser
 
 

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from deeppc.data.demo import write_demo_dataset
+    from deeppc.demo.export import write_demo_dataset
 
     truth = write_demo_dataset(args.out, patients=args.patients, seed=args.seed,
                                min_size=args.min_size, max_size=args.max_size)  # fmt: skip

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from deeppc.sampling import write_samples
+    from deeppc.models.checkpoint import write_samples
     from deeppc.train.device import select
 
     device = select(args.device)

@@ -56,7 +56,7 @@ def _setup(args: argparse.Namespace) -> tuple[dict, object]:
 
     from deeppc import logs
     from deeppc.config import load as load_config
-    from deeppc.models.medfid_stage import select_device
+    from deeppc.medfid.stage import select_device
 
     if args.log:
         logs.setup(args.log)
@@ -68,7 +68,7 @@ def _setup(args: argparse.Namespace) -> tuple[dict, object]:
 
 def _demo_data(args: argparse.Namespace) -> int:
     from deeppc.config import load as load_config
-    from deeppc.models.medfid_demo import write_demo_tree
+    from deeppc.demo.body_parts import write_demo_tree
 
     demo = {"per_class": args.per_class, "size": args.size, "seed": args.seed}
     if args.config:
@@ -78,7 +78,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from deeppc.models.medfid_stage import run_training
+    from deeppc.medfid.stage import run_training
 
     config, device = _setup(args)
     metrics = run_training(config, data_root=args.data, out=args.out, device=device, progress=True)
@@ -88,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from deeppc.models.medfid_stage import run_validation
+    from deeppc.medfid.stage import run_validation
 
     config, device = _setup(args)
     run_validation(config, extractor=args.extractor, images=args.images, out=args.out, device=device)

@@ -82,6 +82,7 @@ def _device(name: str) -> str:
 
 
 def _extractor(args: argparse.Namespace):
+    import deeppc.score  # noqa: F401  the score stage registers every extractor of the study (medfid too)
     from deeppc.metrics import extractors
 
     return extractors.create(args.extractor, weights=args.weights, device=_device(args.device))
@@ -106,6 +107,7 @@ def _score(args: argparse.Namespace) -> int:
 def _real_stats(args: argparse.Namespace) -> int:
     from deeppc.metrics.stats_cache import stats_for_folder
 
+    # the same call as deeppc.score.real_statistics, with a progress bar for the terminal
     stats = stats_for_folder(args.images, _extractor(args), args.out, args.batch_size, progress=True)
     _emit({"out": str(args.out), "n": stats.n, "extractor": stats.extractor, "content_hash": stats.content_hash}, None)
     return 0

@@ -8,12 +8,8 @@ state (143 for SIGTERM) so a scheduler's retry resumes; 1 anything else.
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
 
 from deeppc.cli import checks
-
-log = logging.getLogger("deeppc.train")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,35 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from deeppc import config, logs
-    from deeppc.train import from_config
+    from deeppc.train import from_config, train_experiment
 
     if args.log:
         logs.setup(args.log)
     settings = from_config(config.load(args.config), args.experiment)
     return train_experiment(settings, args.data, args.out, args.device, args.threads)
-
-
-def train_experiment(settings, data: Path, out: Path, device: str = "auto", threads: int | None = None) -> int:
-    """Train one experiment from a PNG folder; returns the exit code (see the module docstring)."""
-    import torch
-
-    from deeppc.data.imageset import list_images, load_uint8, require_images
-    from deeppc.train import EXIT_DIVERGED, Diverged, Interrupted, run
-    from deeppc.train.device import select
-
-    if threads:
-        torch.set_num_threads(threads)
-    chosen = select(device)
-    paths = list_images(data)
-    require_images(paths, data, 1)
-    images = load_uint8(paths, settings.image_size)
-    log.info("loaded %d training images from %s at %d px", len(paths), data, settings.image_size)
-    try:
-        run(settings, images, out, chosen)
-    except Diverged as exc:
-        log.error("%s", exc)
-        return EXIT_DIVERGED
-    except Interrupted as exc:
-        log.warning("%s", exc)
-        return exc.exit_code
-    return 0

@@ -9,7 +9,7 @@ input size, resize method, layer); it is hashed into the real-statistics cache
 key, so changing any of it recomputes the cached statistics.
 
 Other stages add extractors by registering a factory, e.g. the medfid stage's
-module `deeppc.models.medfid` calls `register("medfid", factory)` at import.
+module `deeppc.medfid.model` calls `register("medfid", factory)` at import.
 Names listed in `_PROVIDERS` are imported on first use, so the registry never
 imports a later stage unless that extractor is asked for.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -105,10 +104,7 @@ ExtractorFactory = Callable[..., Extractor]
 """factory(weights: Path | None, device: str) -> Extractor"""
 
 _REGISTRY: dict[str, ExtractorFactory] = {}
-_PROVIDERS = {
-    "inception-2015-12-05": "deeppc.metrics.inception",
-    "medfid": "deeppc.models.medfid",
-}
+_BUILT_IN = "inception-2015-12-05"
 
 
 def register(name: str, factory: ExtractorFactory, *, replace: bool = False) -> None:
@@ -119,22 +115,17 @@ def register(name: str, factory: ExtractorFactory, *, replace: bool = False) -> 
 
 
 def available() -> list[str]:
-    """Registered names and names whose providing module is known."""
-    return sorted(set(_REGISTRY) | set(_PROVIDERS))
+    """Registered names and the built-in Inception."""
+    return sorted(set(_REGISTRY) | {_BUILT_IN})
 
 
 def create(name: str, weights: str | Path | None = None, device: str = "cpu") -> Extractor:
     """Build the extractor registered as `name`."""
-    if name not in _REGISTRY and name in _PROVIDERS:
-        module = _PROVIDERS[name]
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
-            raise ValueError(f"feature extractor '{name}' is provided by {module}, which is not available") from exc
+    if name == _BUILT_IN and name not in _REGISTRY:
+        from deeppc.metrics import inception  # noqa: F401  registers itself (imported here: it imports this module)
     if name not in _REGISTRY:
-        raise ValueError(f"unknown feature extractor '{name}'; available: {', '.join(available())}")
+        hint = " (import deeppc.medfid to register the medfid stage's extractor)" if name == "medfid" else ""
+        raise ValueError(f"unknown feature extractor '{name}'; available: {', '.join(available())}{hint}")
     return _REGISTRY[name](weights=Path(weights) if weights is not None else None, device=device)
 
 

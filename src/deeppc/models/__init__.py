@@ -1,7 +1,7 @@
-"""GAN networks by architecture and family, generator checkpoints and sampling."""
+"""GAN networks by architecture and family (`registry`), generator checkpoints and sampling (`checkpoint`)."""
 
+from deeppc.models.checkpoint import CHECKPOINT_FORMAT, generate, load_generator, save_generator, write_samples
 from deeppc.models.registry import (
-    CHECKPOINT_FORMAT,
     Arch,
     Family,
     arch_names,
@@ -9,11 +9,9 @@ from deeppc.models.registry import (
     build_generator,
     discriminator_kwargs,
     family_names,
-    generate,
     generator_kwargs,
     get_arch,
     get_family,
-    load_generator,
     register_arch,
     register_family,
 )
@@ -34,4 +32,6 @@ __all__ = [
     "load_generator",
     "register_arch",
     "register_family",
+    "save_generator",
+    "write_samples",
 ]

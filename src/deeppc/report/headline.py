@@ -113,7 +113,7 @@ def _data_section(summary: dict) -> list[str]:
 def _best_section(best: pd.DataFrame, metrics: list[str], links: dict[str, str]) -> list[str]:
     metric = metrics[0]
     rows = best[best["metric"] == metric]
-    lines = _section(f"Best checkpoint of each experiment ({style.metric_label(metric)})")
+    lines = _section(f"Best checkpoint of each experiment, by {style.metric_label(metric)}")
     if rows.empty:
         return lines + ["No scores.", ""]
     lines += [".. list-table::", "   :header-rows: 1", "", "   * - experiment", "     - best iteration",

@@ -18,6 +18,7 @@ never referenced by it. Scoring is in `deeppc.report.vtt_score`.
 from __future__ import annotations
 
 import io
+import logging
 import os
 from pathlib import Path
 from typing import Mapping
@@ -29,10 +30,13 @@ from PIL import Image
 from deeppc import __version__
 from deeppc.data.imageset import list_images, open_gray
 from deeppc.files import atomic_folder, moved, sha256_bytes, write_bytes, write_json
+from deeppc.models.checkpoint import write_samples
 from deeppc.report.vtt_sheet import render_sheet
-from deeppc.seeding import rng
+from deeppc.seeding import derive_seed, rng
 from deeppc.stats.tables import write_csv
 from deeppc.validate import InputError
+
+log = logging.getLogger(__name__)
 
 REAL, FAKE = "real", "fake"
 KEY_COLUMNS = ["position", "image_id", "truth", "model", "source"]
@@ -80,6 +84,25 @@ def _parse_fakes(fake: Mapping[str, str | os.PathLike] | str | os.PathLike) -> d
                 raise VTTError(f"model name {model!r} is not allowed (empty, 'real' or with a comma)")
         return dict(fake)
     return {"generated": fake}
+
+
+def study_kit(checkpoints: Mapping[str, Mapping[int, str | os.PathLike]], best_csv: Path, metric: str,
+              vtt: Mapping, holdout: Path, out: Path, seed: int, batch_size: int = 64) -> dict[str, str]:  # fmt: skip
+    """The study's kit (rule vtt_kit): each of vtt.models sampled at vtt.iteration ('best': the stats stage's
+    best checkpoint by `metric`), K images each, against K held-out real images."""
+    best = pd.read_csv(best_csv)
+    best = best[best.metric == metric].set_index("experiment")["best_iteration"]
+    fakes = {}
+    for model in vtt["models"]:
+        iteration = int(best[model]) if vtt["iteration"] == "best" else int(vtt["iteration"])
+        ckpt = {int(k): v for k, v in checkpoints[model].items()}.get(iteration)
+        if ckpt is None:
+            raise InputError(f"config key 'vtt.iteration': {model} has no kept checkpoint at iteration {iteration}")
+        log.info("%s: sampling checkpoint %s", model, ckpt)
+        fakes[model] = Path(out) / "generated" / model
+        write_samples(ckpt, vtt["k"], derive_seed(seed, "vtt", model, iteration), fakes[model], batch_size=batch_size)
+    return make_kit(holdout, fakes, vtt["k"], Path(out) / "kit", derive_seed(seed, "vtt"),
+                    size=vtt["size"], embed=vtt["embed"])  # fmt: skip
 
 
 def make_kit(

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from deeppc.files import atomic_folder
+from deeppc.files import atomic_folder, write_text
 from deeppc.report.vtt import FAKE, KEY_COLUMNS, REAL, VTTError
-from deeppc.stats.tables import write_csv, write_text
+from deeppc.stats.tables import write_csv
 from deeppc.validate import first_line
 
 ALL = "all"
@@ -259,7 +259,7 @@ def score_vtt(
     with atomic_folder(out) as build:  # every table or none
         for name, table in tables.items():
             write_csv(table, build / f"{name}.csv")
-        write_text(markdown, build / "summary.md")
+        write_text(build / "summary.md", markdown)
     return {**{name: os.fspath(out / f"{name}.csv") for name in tables}, "markdown": os.fspath(out / "summary.md")}
 
 

@@ -21,7 +21,7 @@ from typing import Iterable
 import pandas as pd
 
 from deeppc import __version__
-from deeppc.files import atomic_folder, moved, write_json
+from deeppc.files import atomic_folder, moved, write_json, write_text
 from deeppc.stats import best as best_mod
 from deeppc.stats import tables, tests
 from deeppc.stats.scores import StatsInputError, load_scores
@@ -114,17 +114,27 @@ def run_analysis(
     return moved(paths, build, out)
 
 
+_TABLES = {"pairwise": "pairwise.csv", "oneway": "oneway.csv", "best": "best_checkpoints.csv",
+           "observations": "observations.csv", "curves": "curves.csv"}
+
+
+def output_files(metrics: Iterable[str]) -> list[str]:
+    """The names of every file the stats stage writes for `metrics` (the workflow's rule lists them from here)."""
+    per_metric = [f"{kind}_{m}.md" for m in metrics for kind in ("table3", "best")]
+    return [*_TABLES.values(), "settings.json", *per_metric]
+
+
 def _write_tables(results: dict[str, dict], settings: StatsSettings, n_rows: int, out: Path) -> dict[str, str]:
     paths: dict[str, str] = {}
-    for name in ("pairwise", "oneway", "best", "observations", "curves"):
+    for name, filename in _TABLES.items():
         table = pd.concat([r[name] for r in results.values()], ignore_index=True)
-        filename = "best_checkpoints.csv" if name == "best" else f"{name}.csv"
         paths[name] = tables.write_csv(table, out / filename)
     for metric, r in results.items():
         md = tables.table3_markdown(r["pairwise"], metric, settings.correction_scope,
                                     settings.table_p_values, r["oneway"])
-        paths[f"table3_{metric}"] = tables.write_text(md, out / f"table3_{metric}.md")
-        paths[f"best_{metric}"] = tables.write_text(tables.best_markdown(r["best"]), out / f"best_{metric}.md")
+        for name, text in ((f"table3_{metric}", md), (f"best_{metric}", tables.best_markdown(r["best"]))):
+            write_text(out / f"{name}.md", text)
+            paths[name] = os.fspath(out / f"{name}.md")
     record = asdict(settings) | {"unit_used": {m: r["unit"] for m, r in results.items()},
                                  "compared_at": {m: r["points"] for m, r in results.items()},
                                  "warnings": {m: r["warnings"] for m, r in results.items()},

@@ -26,12 +26,6 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> str:
     return os.fspath(path)
 
 
-def write_text(text: str, path: str | os.PathLike) -> str:
-    with atomic_open(path, "w") as fh:
-        fh.write(text)
-    return os.fspath(path)
-
-
 def format_p(p: float | None) -> str:
     """Adjusted p-values in cells: `<0.001` or two significant digits."""
     if p is None or (isinstance(p, float) and math.isnan(p)):

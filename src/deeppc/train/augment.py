@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from deeppc.train.device import to_device
-from deeppc.train.settings import AUGMENTS
 
 BLACK = -1.0
 
@@ -72,6 +71,7 @@ _OPS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
     "translation": translation,
     "cutout": cutout,
 }
+AUGMENTS = ("translation", "cutout", "brightness", "contrast")  # the names a config may list, in policy order
 assert set(_OPS) == set(AUGMENTS)
 
 

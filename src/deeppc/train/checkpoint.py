@@ -1,4 +1,4 @@
-"""Generator-only checkpoints (format ``deeppc.generator/1`` of docs/contracts.md) and sample grids."""
+"""A training run's generator checkpoints (format in deeppc.models.checkpoint) and fixed-noise sample grids."""
 
 from __future__ import annotations
 
@@ -6,36 +6,20 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from deeppc import files
-from deeppc.models import CHECKPOINT_FORMAT, generate, generator_kwargs
+from deeppc.models import checkpoint, generate
 from deeppc.train.settings import TrainSettings
 
 GRID_PAD = 2  # pixels of black between grid cells
 
 
-def generator_payload(G: nn.Module, settings: TrainSettings, iteration: int, config_sha256: str) -> dict:
-    """The checkpoint dict of the contract, weights on the CPU in standard layout."""
-    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in G.state_dict().items()}
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "family": settings.family,
-        "arch": settings.arch,
-        "model_kwargs": generator_kwargs(settings.arch, **settings.generator),
-        "state_dict": state,
-        "iteration": iteration,
-        "image_size": settings.image_size,
-        "latent_dim": settings.latent_dim,
-        "experiment": settings.experiment,
-        "config_sha256": config_sha256,
-    }
-
-
 def save_generator(path: Path, G: nn.Module, settings: TrainSettings, iteration: int, config_sha256: str) -> None:
-    with files.atomic_open(path, "wb") as fh:
-        torch.save(generator_payload(G, settings, iteration, config_sha256), fh)
+    """A training run's generator checkpoint (the format lives in deeppc.models.checkpoint)."""
+    checkpoint.save_generator(path, G, family=settings.family, arch=settings.arch, generator=settings.generator,
+                              iteration=iteration, image_size=settings.image_size, latent_dim=settings.latent_dim,
+                              experiment=settings.experiment, config_sha256=config_sha256)
 
 
 def grid(images: np.ndarray, pad: int = GRID_PAD) -> np.ndarray:

@@ -22,10 +22,7 @@ log = logging.getLogger(__name__)
 
 def select(name: str = "auto") -> torch.device:
     """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    name = validate.device(name, "device (--device or config key resources.train.device)")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return validate.torch_device(name, "device (--device or config key resources.train.device)")
 
 
 def configure(device: torch.device, deterministic: bool, tf32: bool) -> None:

@@ -23,9 +23,10 @@ from typing import Any, Mapping
 
 from deeppc.config import ConfigError
 from deeppc.run_names import run_names, split_run
+from deeppc.models import registry
 from deeppc.seeding import derive_seed
-
-AUGMENTS = ("translation", "cutout", "brightness", "contrast")
+from deeppc.train.augment import AUGMENTS
+from deeppc.train.losses import GANLoss, loss_class, loss_kwargs
 
 # settings that change what is written but not a single weight: edits to them
 # keep a resume state valid
@@ -106,9 +107,6 @@ def _fail(settings: TrainSettings, key: str, message: str) -> None:
 
 
 def _check(s: TrainSettings) -> None:
-    from deeppc.models import registry
-    from deeppc.train.losses import loss_kwargs
-
     positive = ("image_size", "latent_dim", "batch_size", "iterations", "checkpoint_every", "sample_count", "log_every")
     for key in positive:
         if not isinstance(getattr(s, key), int) or getattr(s, key) < 1:
@@ -146,9 +144,6 @@ def _check(s: TrainSettings) -> None:
 
 def _check_additions(s: TrainSettings) -> None:
     """Family/architecture pairing, the weight average, the initial weights and compile."""
-    from deeppc.models import registry
-    from deeppc.train.losses import GANLoss, loss_class
-
     archs = registry.get_family(s.family).archs
     if archs and s.arch not in archs:
         _fail(s, "arch", f"family {s.family!r} trains arch {' or '.join(archs)}, not {s.arch!r}")
@@ -197,6 +192,15 @@ def from_config(config: Mapping[str, Any], experiment: str) -> TrainSettings:
     if merged.get("keep_checkpoints", "all") != "all":
         merged["keep_checkpoints"] = tuple(merged["keep_checkpoints"])
     return TrainSettings(experiment=experiment, **merged)
+
+
+def from_params(params: Mapping[str, Any], run: str) -> TrainSettings:
+    """Settings of training run `run` from its rule's params alone (seed, train and experiment keys merged).
+
+    The workflow passes exactly these keys (`experiment_config` in rules/common.smk), so a job reads
+    nothing Snakemake does not compare when it decides what to rerun.
+    """
+    return from_config({"experiments": {split_run(run)[0]: dict(params)}}, run)
 
 
 def study_runs(config: Mapping[str, Any]) -> dict[str, list[str]]:

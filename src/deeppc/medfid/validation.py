@@ -27,8 +27,8 @@ from deeppc.files import write_json, write_text
 from deeppc.metrics.extractors import Extractor
 from deeppc.metrics.frechet import frechet_distance_factors
 from deeppc.metrics.stats_cache import array_hash, compute_stats
-from deeppc.models import medfid_distortions as distortions
-from deeppc.models.medfid_outputs import new_figure, save_figure
+from deeppc.medfid import distortions
+from deeppc.medfid.outputs import new_figure, save_figure
 from deeppc.seeding import rng
 
 log = logging.getLogger(__name__)

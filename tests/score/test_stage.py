@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deeppc.metrics.api import MetricOptions
-from deeppc.scoring import ScoreJob, _progress, holdout_groups
+from deeppc.score.stage import ScoreJob, _progress, holdout_groups
 from deeppc.train.sampler import images_seen
 
 

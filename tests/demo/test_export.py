@@ -1,4 +1,4 @@
-"""The synthetic demo export (deeppc.data.demo) and the radiograph phantom behind it."""
+"""The synthetic demo export (deeppc.demo.export) and the radiograph phantom behind it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000Lossless, RLELossless
 
-from deeppc.data import demo, phantom
+from deeppc.demo import export as demo, phantom
 from deeppc.seeding import rng as seeded_rng
 
 # small images keep the whole module to a few seconds; the structure does not depend on size

@@ -11,7 +11,7 @@
     per_class_accuracy.csv
     state/                    loop state while training, for resuming; removed when finished
 
-`run_validation` writes the distortion sweep (see `medfid_validation`).
+`run_validation` writes the distortion sweep (see `validation`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from deeppc.config import ConfigError
 from deeppc.data.imageset import load_folder
 from deeppc.files import sha256_file, write_json
 from deeppc.metrics import extractors
-from deeppc.models import medfid_outputs as outputs
-from deeppc.models import medfid_validation as validation
-from deeppc.models.medfid import (
+from deeppc.medfid import outputs
+from deeppc.medfid import validation
+from deeppc.medfid.model import (
     Preprocessing,
     check_imagenet_weights,
     keras_parameter_count,
@@ -42,10 +42,10 @@ from deeppc.models.medfid import (
     set_trainable,
     trainable_parameter_count,
 )
-from deeppc.models.medfid_config import fid_weights, image_size, imagenet_weights
-from deeppc.models.medfid_data import SPLITS, load_samples, manifest_hash, read_source, select, write_manifest
-from deeppc.models.medfid_distortions import NAMES as DISTORTIONS
-from deeppc.models.medfid_train import Result, Split, TrainSettings, evaluate, fingerprint, train
+from deeppc.medfid.settings import fid_weights, image_size, imagenet_weights
+from deeppc.medfid.data import SPLITS, load_samples, manifest_hash, read_source, select, write_manifest
+from deeppc.medfid.distortions import NAMES as DISTORTIONS
+from deeppc.medfid.train import Result, Split, FinetuneSettings, evaluate, fingerprint, train
 from deeppc.seeding import derive_seed, rng
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,7 @@ class Prepared:
 
 def select_device(name: str = "auto") -> torch.device:
     """auto (CUDA if present), cpu, cuda or cuda:N, checked (see deeppc.validate.device)."""
-    name = validate.device(name, "device (--device or config key medfid.device)")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return validate.torch_device(name, "device (--device or config key medfid.device)")
 
 
 def stage_seed(config: dict, purpose: str) -> int:
@@ -121,7 +118,7 @@ def run_training(
     started = time.perf_counter()
     section = config["medfid"]
     weights = imagenet_weights(config)
-    settings = TrainSettings.from_config(section, stage_seed(config, "train"))
+    settings = FinetuneSettings.from_config(section, stage_seed(config, "train"))
     if weights is not None:  # a corrupt or wrong file stops here, before the output folder is made
         check_imagenet_weights(weights)
     data = prepare(config, data_root, out, progress)
@@ -154,7 +151,7 @@ def run_training(
     return metrics
 
 
-def _evaluate(run: Result, data: Prepared, settings: TrainSettings, device: torch.device) -> tuple[dict, dict]:
+def _evaluate(run: Result, data: Prepared, settings: FinetuneSettings, device: torch.device) -> tuple[dict, dict]:
     """Test accuracy of each phase's best epoch (the paper's 0.347 / 0.518), then of the selected one."""
     spec = Preprocessing(settings.input_size)
     phases = {}
@@ -168,7 +165,7 @@ def _evaluate(run: Result, data: Prepared, settings: TrainSettings, device: torc
     return phases, evaluate(run.net, data.splits["test"], spec, settings.batch_size, device)
 
 
-def _parameter_counts(run: Result, settings: TrainSettings) -> dict:
+def _parameter_counts(run: Result, settings: FinetuneSettings) -> dict:
     counts = {
         "backbone_keras": keras_parameter_count(run.net.backbone),
         "total_keras": keras_parameter_count(run.net),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeppc.data import phantom
+from deeppc.demo import phantom
 from deeppc.data.geometry import to_uint8
 from deeppc.files import atomic_folder, save_png, write_text
 from deeppc.seeding import rng

@@ -14,7 +14,7 @@ applied to the network input after the shared `preprocess`, so evaluation and
 scoring see exactly `preprocess(images)`.
 
 After every epoch the loop state is saved under `state_dir`
-(`medfid_resume`); a killed run started again with the same data and
+(`resume`); a killed run started again with the same data and
 settings resumes after its last finished epoch.
 """
 
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deeppc.metrics.extractors import identity_hash
-from deeppc.models.medfid import (
+from deeppc.medfid.model import (
     TOP_BLOCKS,
     MedFIDNet,
     Preprocessing,
@@ -42,7 +42,7 @@ from deeppc.models.medfid import (
     set_trainable,
     train_mode,
 )
-from deeppc.models.medfid_resume import Best, LoopState
+from deeppc.medfid.resume import Best, LoopState
 from deeppc.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class PhaseSettings:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class FinetuneSettings:
     """Field names follow the config's `medfid:` section."""
 
     phase1: PhaseSettings = PhaseSettings(50)
@@ -76,7 +76,7 @@ class TrainSettings:
     seed: int = 2023
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any], seed: int) -> "TrainSettings":
+    def from_config(cls, section: Mapping[str, Any], seed: int) -> "FinetuneSettings":
         def phase(key: str, default: PhaseSettings) -> PhaseSettings:
             given = dict(section.get(key) or {})
             if "unfreeze" in given:
@@ -154,7 +154,7 @@ def evaluate(net: MedFIDNet, split: Split, spec: Preprocessing, batch_size: int,
 
 
 def train_epoch(
-    net: MedFIDNet, split: Split, opt: torch.optim.Optimizer, settings: TrainSettings, spec: Preprocessing,
+    net: MedFIDNet, split: Split, opt: torch.optim.Optimizer, settings: FinetuneSettings, spec: Preprocessing,
     gen: torch.Generator, device: torch.device,
 ) -> dict:  # fmt: skip
     """One pass over the shuffled training split; returns mean loss and accuracy."""
@@ -181,7 +181,7 @@ def train_epoch(
 def train(
     data: Mapping[str, Split],
     num_classes: int,
-    settings: TrainSettings,
+    settings: FinetuneSettings,
     *,
     weights: str | Path | None,
     device: torch.device,
@@ -230,7 +230,7 @@ def train(
     return Result(net.eval(), init, loop.history, loop.best, loop.phase_best, str(device))
 
 
-def _calibrate(net: MedFIDNet, split: Split, settings: TrainSettings, spec: Preprocessing, device: torch.device) -> int:
+def _calibrate(net: MedFIDNet, split: Split, settings: FinetuneSettings, spec: Preprocessing, device: torch.device) -> int:
     """BN statistics of a random base from (up to 512, seeded) un-augmented training images."""
     gen = torch.Generator().manual_seed(derive_seed(settings.seed, "medfid-bn-calibration"))
     chosen = np.sort(torch.randperm(len(split.labels), generator=gen).numpy()[:CALIBRATION_IMAGES])
@@ -247,6 +247,6 @@ def _short(row: dict) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("phase", "epoch"))
 
 
-def fingerprint(settings: TrainSettings, manifest_sha256: str, weights_desc: str) -> str:
+def fingerprint(settings: FinetuneSettings, manifest_sha256: str, weights_desc: str) -> str:
     """Identity of a training run: resume only into a run with the same data, settings and base weights."""
     return identity_hash({"settings": settings.to_dict(), "manifest": manifest_sha256, "weights": weights_desc})

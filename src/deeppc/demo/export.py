@@ -3,7 +3,7 @@
 `write_demo_dataset` writes a DICOM tree shaped like a PACS export (nested folders of
 random hex names, files `IM000123` with or without `.dcm`): per pseudonymised patient
 one study with a lateral and a frontal elbow (sometimes two of one view), drawn by
-`deeppc.data.phantom`, plus the bad cases a real export contains. The attributes vary
+`deeppc.demo.phantom`, plus the bad cases a real export contains. The attributes vary
 the way real CR/DX files do (modality, MONOCHROME1/2, bit depth, rescale, window or VOI
 LUT, transfer syntax, where the view is written), so the data stage meets every branch
 of its decoding, view rules, privacy guard, duplicate check and audit.
@@ -37,7 +37,7 @@ from pydicom.uid import (
 from scipy import ndimage
 
 from deeppc import seeding
-from deeppc.data import phantom
+from deeppc.demo import phantom
 from deeppc.files import atomic_folder, atomic_open, write_bytes, write_text
 from deeppc.validate import InputError
 
