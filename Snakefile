@@ -31,6 +31,7 @@ include: "rules/train.smk"
 include: "rules/score.smk"
 include: "rules/stats.smk"
 include: "rules/report.smk"
+include: "rules/utility.smk"
 
 
 # The front page: once the workflow has written it, the study's answer (rule
@@ -44,5 +45,6 @@ rule all:
         medfid_outputs(),
         stats_files(),
         figure_files(),
+        utility_outputs(),
         FRONT_PAGE,
     default_target: True

@@ -236,9 +236,44 @@ def front_page_links():
         links[f"comparison_{m}"] = results("figures", f"comparison_{m}.png")
     if MEMORIZATION:
         links.update({f"memorization_{n}": results("figures", f"memorization_{n}.png") for n in EXPERIMENTS})
+    if config["utility"]["enabled"]:
+        links.update({f: results("figures", f"{f}.png") for f in ("utility_arms", "utility_ratios", "utility_quality")})
     return links
 
 
 def front_page_title():
     source = config["data"].get("input") or "the synthetic demo export"
     return f"deeppc: {len(EXPERIMENTS)} GAN experiments on {source}"
+
+
+# ------------------------------------------------------------------ utility
+
+import re
+
+from deeppc.utility.plan import make_plan
+
+UTILITY = config["utility"]
+UTILITY_PLAN = make_plan(config, SETTINGS, compare_iteration) if UTILITY["enabled"] else None
+# what an (arm, seed) job reads: editing ratios, seeds or the tests' settings reruns none of them
+UTILITY_ARM_KEYS = ("labels", "classes", "balance", "validation_fraction", "bootstrap", "network", "weights",
+                    "steps", "batch_size", "lr", "weight_decay", "eval_every", "patience")
+UTILITY_FILES = ["runs.csv", "arms.csv", "paired.csv", "quality.csv", "correlation.csv", "task.json"]
+UTILITY_FIGURES = ["utility_arms", "utility_ratios", "utility_quality"]
+
+
+def utility_arm_params():
+    return {k: UTILITY[k] for k in UTILITY_ARM_KEYS}
+
+
+def utility_pool(run):
+    return results("utility", "pools", f"{run}.npz")
+
+
+def utility_arm_files():
+    return [results("utility", "arms", arm, f"{i}.json") for i in range(UTILITY_PLAN.seeds) for arm in UTILITY_PLAN.arms]
+
+
+def utility_outputs():
+    if UTILITY_PLAN is None:
+        return []
+    return [results("utility", f) for f in UTILITY_FILES] + [results("figures", f"{f}.png") for f in UTILITY_FIGURES]

@@ -101,6 +101,7 @@ rule front_page:
         best=results("stats", "best_checkpoints.csv"),
         settings=results("stats", "settings.json"),
         scores=[results("scores", n, f"{compare_iteration(n)}.json") for n in FIRST_RUNS],
+        **({"utility": results("utility", "paired.csv")} if UTILITY_PLAN is not None else {}),
     output:
         FRONT_PAGE,
     params:

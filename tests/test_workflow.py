@@ -77,20 +77,48 @@ def test_demo_runs_end_to_end(demo_run):
 
 
 @pytest.mark.workflow
+def test_demo_runs_the_utility_stage(demo_run):
+    results = demo_run / "results" / "utility"
+    runs = pd.read_csv(results / "runs.csv")
+    # real, augment and real + 1x LAT images of each experiment, 3 classifier seeds each
+    arms = {"real", "augment", "real+vanilla2_1x", "real+wgangp1_1x", "real+stylegan2_ada_1x"}
+    assert set(runs.arm) == arms and len(runs) == 15 and set(runs.seed) == {0, 1, 2}
+    mixed, real = runs[runs.kind == "mixed"], runs[runs.arm == "real"].iloc[0]
+    assert (mixed.n_synthetic == mixed.n_real).all() and (mixed.n_real == real.n_real).all()
+    assert (mixed.n_AP == real.n_AP).all() and (mixed.n_LAT == real.n_LAT + mixed.n_synthetic).all()  # all LAT
+    assert runs.balanced_accuracy.between(0, 1).all() and (runs.steps_run <= 150).all()
+    paired = pd.read_csv(results / "paired.csv")
+    assert set(paired.arm) == arms - {"real"} and (paired.n == 3).all()
+    assert paired.unit.str.startswith("classifier seeds").all() and (paired.correction == "holm").all()
+    task = json.loads((results / "task.json").read_text())
+    assert task["classes"] == ["LAT", "AP"] and task["holdout"]["patients"] > 0
+    assert len(task["seeds"]) == 3 and task["settings"]["ratios"] == [1.0] and task["settings"]["fit"]["steps"] == 150
+    # synthetic-only arms need a source of every class: each demo GAN makes LAT only
+    assert set(task["skipped"]) == {"vanilla2_only", "wgangp1_only", "stylegan2_ada_only"}
+    quality = pd.read_csv(results / "quality.csv")
+    assert set(quality.source) == {"vanilla2", "wgangp1", "stylegan2_ada"} and quality.fid.notna().all()
+    correlation = pd.read_csv(results / "correlation.csv")
+    assert set(correlation.quality) >= {"fid", "medfid"} and (correlation.n == 3).all()
+    for figure in ("utility_arms", "utility_ratios", "utility_quality"):
+        assert (demo_run / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
+@pytest.mark.workflow
 def test_report_has_every_section(demo_run):
     result = snakemake("--configfile", str(REPO / "config" / "demo.yaml"), "--report", "results/report.html",
                        cwd=demo_run)
     assert result.returncode == 0, result.stderr[-3000:]
     html = (demo_run / "results" / "report.html").read_text()
     for section in ("Statistical tests", "Scores over training", "Compared iteration", "Losses", "Samples",
-                    "Memorisation"):
+                    "Memorisation", "Utility"):
         assert section in html
     assert "not comparable to published" in html
     assert "System Message" not in html  # no docutils warning anywhere (captions, front page)
     # the front page opens on the answer: data, best checkpoints, real differences, memorisation, warnings
     for headline in ("Read this first", "randomly initialised weights", "files read from",
                      "Best checkpoint of each experiment", "Which differences are real", "tested pairs differ",
-                     "unit: training seeds", "compared at 3.2 kimg", "Memorisation (does a generator copy"):
+                     "unit: training seeds", "compared at 3.2 kimg", "Memorisation (does a generator copy",
+                     "Do the synthetic images help a classifier?", "unit: classifier seeds, n = 3"):
         assert headline in html, headline
 
 
@@ -127,6 +155,9 @@ def test_edits_rerun_the_jobs_that_read_them(demo_run, tmp_path):
 
     assert "medfid_train" in rerun(lambda c: c.update(seed=c["seed"] + 1))
     assert "medfid_train" in rerun(lambda c: c["data"].update(image_size=c["data"]["image_size"] * 2))
+    # a new synthetic ratio: only its arms' jobs and what reads them (pools are sized by utility.pool)
+    config_jobs = rerun(lambda c: c["utility"].update(ratios=[1, 0.5]))
+    assert config_jobs == {"utility_arm", "utility_summary", "figure_utility", "front_page", "all"}, config_jobs
     # one experiment edited: its own training runs and what reads them, not the other experiments'
     jobs = rerun(lambda c: c["experiments"]["wgangp1"].update(lr=0.0002))
     assert {"train_wgangp1", "train_wgangp1@r1"} <= jobs, jobs
@@ -174,6 +205,12 @@ def test_recommended_study_trains_seeds_and_compares_at_equal_images_seen(tmp_pa
     scored = {(out.split("/")[2], out.split("/")[3]) for rule, out in jobs if rule == "score"}
     # 448 kimg: iteration 7000 at batch 64, 28000 at batch 16 (both kept, so both scored)
     assert ("wgangp1@r4", "7000.json") in scored and ("stylegan2@r2", "28000.json") in scored
+    # the utility stage: every experiment a source, 5 classifier seeds, real + 0.5/1/2x and the baselines
+    arms = {out.split("/")[2] for rule, out in jobs if rule == "utility_arm"}
+    assert arms == {"real", "augment"} | {f"real+{e}_{r}x" for e in study["experiments"] for r in ("0.5", "1", "2")}
+    assert sum(rule == "utility_arm" for rule in rules) == 5 * len(arms)
+    pools = {out.split("/")[3] for rule, out in jobs if rule == "utility_pool"}
+    assert "stylegan2@r2.npz" in pools and len(pools) == len(trains)
 
 
 def test_replicates_add_training_runs_with_their_own_scores(tmp_path):

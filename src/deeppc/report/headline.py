@@ -37,8 +37,12 @@ def front_page(
     scores: Iterable[str | os.PathLike] = (),
     links: dict[str, str] | None = None,
     title: str = "deeppc study",
+    utility: str | os.PathLike | None = None,
 ) -> str:
-    """The front page as reStructuredText; `links` maps a topic ('pairwise', 'comparison_fid', ...) to a report path."""
+    """The front page as reStructuredText; `links` maps a topic ('pairwise', 'comparison_fid', ...) to a report path.
+
+    `utility` is the utility stage's `paired.csv`, when the study ran it.
+    """
     links = links or {}
     stats_settings = json.loads(Path(settings).read_text())
     pairs = pd.read_csv(pairwise)
@@ -49,6 +53,8 @@ def front_page(
     lines += _best_section(pd.read_csv(best), stats_settings["metrics"], links)
     lines += _pairs_section(pairs, stats_settings, links)
     lines += _memorization_section(records, links)
+    if utility is not None:
+        lines += _utility_section(pd.read_csv(utility), links)
     return "\n".join(lines) + "\n"
 
 
@@ -73,6 +79,11 @@ def _text(value: Any) -> str:
     return re.sub(r"([\\*`|_<>])", r"\\\1", text)
 
 
+def _literal(value: Any) -> str:
+    """A value shown as ``literal`` text: backslash escapes would print as they are there, so none are added."""
+    return str(value).replace("{", "(").replace("}", ")").replace("`", "'")
+
+
 def _warnings_section(settings: dict, records: list[dict], links: dict[str, str]) -> list[str]:
     warnings: list[str] = []
     if any(not r.get("comparable_to_published", True) for r in records):
@@ -95,7 +106,7 @@ def _data_section(summary: dict) -> list[str]:
     status = summary.get("status", {})
     lines = _section("Data")
     counts = ", ".join(f"{n} {_text(k)}" for k, n in status.items())
-    lines.append(f"{summary.get('files', 0)} files read from ``{_text(summary.get('input', '?'))}``: {counts}.")
+    lines.append(f"{summary.get('files', 0)} files read from ``{_literal(summary.get('input', '?'))}``: {counts}.")
     for view, splits in (summary.get("views") or {}).items():
         used = ", ".join(f"{n} {_text(s)}" for s, n in splits.items())
         lines.append(f"\n- {_text(view)}: {used}")
@@ -180,3 +191,32 @@ def _memorization_section(records: list[dict], links: dict[str, str]) -> list[st
         lines.append(f"- {_link(run, links.get(f'memorization_{name}'))} at iteration {iteration}: "
                      f"{_text(describe(evidence))}")
     return lines + [""]
+
+
+def _utility_section(paired: pd.DataFrame, links: dict[str, str]) -> list[str]:
+    """Does adding synthetic images help a classifier? Every arm against real-only, in balanced accuracy."""
+    lines = _section("Do the synthetic images help a classifier?")
+    rows = paired[paired["metric"] == "balanced_accuracy"]
+    if rows.empty:
+        return lines + ["No utility results.", ""]
+    first = rows.iloc[0]
+    lines.append(f"Balanced accuracy on the real held-out patients, each arm against training on real images "
+                 f"only (paired t-tests, {_text(first['correction'])} correction, α = {first['alpha']:g}; "
+                 f"unit: classifier seeds, n = {int(first['n'])}). "
+                 f"Figures: {_link('arms', links.get('utility_arms'))}, "
+                 f"{_link('gain by ratio', links.get('utility_ratios'))}, "
+                 f"{_link('gain vs image quality', links.get('utility_quality'))}.")
+    lines.append("")
+    lines += [f"- {_utility_sentence(r)}" for _, r in rows.iterrows()]
+    return lines + [""]
+
+
+def _utility_sentence(row: pd.Series) -> str:
+    if _missing(row["p"]):
+        diff = "" if _missing(row["mean_diff"]) else f"{row['mean_diff']:+.3f}, "
+        return f"{_text(row['arm'])}: {diff}not tested ({_text(row['note'])})"
+    verdict = "helps" if row["mean_diff"] > 0 else "hurts"
+    if str(row["significant"]).lower() != "true":
+        verdict = "no clear difference"
+    return (f"{_text(row['arm'])}: {verdict}, {row['mean_diff']:+.3f} "
+            f"(95 % CI {row['diff_ci_low']:+.3f} to {row['diff_ci_high']:+.3f}), adjusted p = {row['p_adjusted']:.2g}")
