@@ -10,6 +10,8 @@ other side (the label signal inverted); "blank" ones carry none.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+from PIL import Image
 
 from deeppc.utility.task import LabelledImages
 
@@ -42,3 +44,22 @@ def synthetic(kind: str, per_class: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     side = {"good": lambda c: c, "wrong": lambda c: 1 - c, "blank": lambda c: -1}[kind]
     return {name: images(np.full(per_class, side(c)), rng) for c, name in enumerate(CLASSES)}
+
+
+def data_stage(root, patients: int = 10, size: int = 8):
+    """A data folder as the data stage leaves it: each patient with one LAT and one AP image."""
+    rows = []
+    for p in range(patients):
+        split = "holdout" if p % 4 == 0 else "train"
+        for view in ("LAT", "AP"):
+            sha = f"{p:02d}{view}".ljust(64, "0")
+            out = f"{view}/{split}/img-{sha[:16]}.png"
+            (root / view / split).mkdir(parents=True, exist_ok=True)
+            value = 40 * (view == "AP") + p
+            Image.fromarray(np.full((size, size), value, dtype=np.uint8)).save(root / out)
+            rows.append({"source": f"in/p{p}/{view}.dcm", "sha256": sha, "status": "ok", "view": view, "split": split,
+                         "output": out, "patient_key": f"pk{p}", "study_key": f"st{p}"})  # fmt: skip
+    rows.append({"source": "in/bad.dcm", "sha256": "f" * 64, "status": "refused", "view": "", "split": "",
+                 "output": "", "patient_key": "", "study_key": ""})  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root

@@ -3,33 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from deeppc.utility.task import load_task, validation_split
 from deeppc.validate import InputError
 
-
-def _data_stage(root, patients: int = 10):
-    """A data folder as the data stage leaves it: each patient with one LAT and one AP image."""
-    rows = []
-    for p in range(patients):
-        split = "holdout" if p % 4 == 0 else "train"
-        for view in ("LAT", "AP"):
-            sha = f"{p:02d}{view}".ljust(64, "0")
-            out = f"{view}/{split}/img-{sha[:16]}.png"
-            (root / view / split).mkdir(parents=True, exist_ok=True)
-            value = 40 * (view == "AP") + p
-            Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(root / out)
-            rows.append({"source": f"in/p{p}/{view}.dcm", "sha256": sha, "status": "ok", "view": view, "split": split,
-                         "output": out, "patient_key": f"pk{p}", "study_key": f"st{p}"})  # fmt: skip
-    rows.append({"source": "in/bad.dcm", "sha256": "f" * 64, "status": "refused", "view": "", "split": "",
-                 "output": "", "patient_key": "", "study_key": ""})  # fmt: skip
-    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
-    return root
+from planted import data_stage
 
 
 def test_view_task_uses_the_data_stage_split(tmp_path):
-    task = load_task(_data_stage(tmp_path), classes=["LAT", "AP"])
+    task = load_task(data_stage(tmp_path), classes=["LAT", "AP"])
     assert task["train"].classes == ("LAT", "AP")
     assert task["holdout"].counts() == {"LAT": 3, "AP": 3} and task["train"].counts() == {"LAT": 7, "AP": 7}
     assert not set(task["train"].groups) & set(task["holdout"].groups)
@@ -39,7 +21,7 @@ def test_view_task_uses_the_data_stage_split(tmp_path):
 
 
 def test_labels_csv_by_sha256_or_by_path(tmp_path):
-    root = _data_stage(tmp_path)
+    root = data_stage(tmp_path)
     manifest = pd.read_csv(root / "manifest.csv").query("status == 'ok'")
     label = ["abnormal" if int(s[:2]) % 3 == 0 else "normal" for s in manifest.sha256]
     pd.DataFrame({"sha256": manifest.sha256, "label": label}).to_csv(tmp_path / "by_sha.csv", index=False)
@@ -52,7 +34,7 @@ def test_labels_csv_by_sha256_or_by_path(tmp_path):
 
 
 def test_bad_labels_are_refused_by_name(tmp_path):
-    root = _data_stage(tmp_path)
+    root = data_stage(tmp_path)
     (tmp_path / "nolabel.csv").write_text("sha256,diagnosis\nabc,x\n")
     with pytest.raises(InputError, match="nolabel.csv needs a 'label' column"):
         load_task(root, tmp_path / "nolabel.csv")
@@ -67,7 +49,7 @@ def test_bad_labels_are_refused_by_name(tmp_path):
 
 
 def test_validation_split_keeps_patients_whole_and_every_class(tmp_path):
-    train = load_task(_data_stage(tmp_path, patients=20), classes=["LAT", "AP"])["train"]
+    train = load_task(data_stage(tmp_path, patients=20), classes=["LAT", "AP"])["train"]
     fit, val = validation_split(train, 0.25, seed=3)
     assert len(fit) + len(val) == len(train)
     assert not set(fit.groups) & set(val.groups)

@@ -70,9 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # imported here, not at the top: each group module imports this package's helpers
-    from deeppc.cli import audit, data, generate, medfid, metrics, stats, train, vtt
+    from deeppc.cli import audit, data, generate, medfid, metrics, stats, train, utility, vtt
 
-    for group in (data, train, generate, metrics, medfid, stats, vtt, audit):  # the order of --help
+    for group in (data, train, generate, metrics, medfid, stats, utility, vtt, audit):  # the order of --help
         group.register(sub)
     return parser
 

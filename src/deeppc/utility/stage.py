@@ -150,11 +150,30 @@ def run_study(
     _require_seeds(settings)
     fit_set, val = validation_split(task["train"], settings.validation_fraction, settings.seed)
     test = task["holdout"]
+    arms, skipped = runnable_arms(settings, synthetic, test.classes)
     rows = [run_arm(arm, fit_set, val, test, synthetic.get(arm.source or ""), settings, i)
-            for i in range(settings.seeds) for arm in settings.arms(list(synthetic))]  # fmt: skip
+            for i in range(settings.seeds) for arm in arms]  # fmt: skip
     found = tables(rows, test.classes, settings)
-    write_tables(found, task_record(fit_set, val, test, settings, list(synthetic)), out)
+    record = task_record(fit_set, val, test, settings, list(synthetic)) | {"skipped": skipped}
+    write_tables(found, record, out)
     return found
+
+
+def runnable_arms(
+    settings: UtilitySettings, synthetic: Mapping[str, Mapping[str, np.ndarray]], classes: tuple[str, ...]
+) -> tuple[list[Arm], dict[str, str]]:
+    """The arms of `settings` for these sources, less synthetic-only arms of sources that miss a class."""
+    for source, pools in synthetic.items():
+        stray = sorted(set(pools) - set(classes))
+        if stray:
+            raise InputError(f"synthetic source {source}: class(es) {stray} are not classes of the task {list(classes)}")
+    arms, skipped = [], {}
+    for arm in settings.arms(list(synthetic)):
+        if arm.kind == "synthetic_only" and set(synthetic[arm.source]) != set(classes):
+            skipped[arm.name] = f"source {arm.source} generates {sorted(synthetic[arm.source])}, not every class"
+        else:
+            arms.append(arm)
+    return arms, skipped
 
 
 def task_record(fit_set, val, test, settings: UtilitySettings, sources: list[str]) -> dict:
