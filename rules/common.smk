@@ -59,6 +59,15 @@ def job_resources(stage):
     return {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], "gpu": spec["gpus"]}
 
 
+def data_key(run):
+    """The image set a run trains on and is scored against: its view, or one class of it (`label`)."""
+    s = SETTINGS[run]
+    return f"classes/{s.view}/{s.label}" if s.label else s.view
+
+
+CLASS_SETS = sorted({(s.view, s.label) for s in SETTINGS.values() if s.label})
+
+
 def run_files(name):
     s = SETTINGS[name]
     return {
@@ -120,7 +129,7 @@ def progress_settings(name):
 
 
 def score_input(wc):
-    view = SETTINGS[wc.experiment].view
+    view = data_key(wc.experiment)
     inputs = {
         "ckpt": results("runs", wc.experiment, "ckpt", f"{wc.iteration}.pt"),
         "real": [real_stats(view, name, "train") for name in EXTRACTORS],

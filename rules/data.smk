@@ -42,3 +42,24 @@ rule preprocess:
         runtime=240,
     script:
         "../workflow/scripts/preprocess.py"
+
+
+if CLASS_SETS:
+
+    rule class_images:
+        # One class of one view (utility.labels), for experiments that train a GAN per class (`label`).
+        input:
+            manifest=results("data", "manifest.csv"),
+            views=[results("data", view) for view in VIEWS],
+            labels=config["utility"]["labels"],
+        output:
+            directory(results("data", "classes", "{view}", "{label}")),
+        wildcard_constraints:
+            view="|".join(VIEWS),
+            label="[A-Za-z0-9_-]+",
+        log:
+            results("logs", "class_images", "{view}_{label}.log"),
+        conda:
+            ENV
+        script:
+            "../workflow/scripts/class_images.py"

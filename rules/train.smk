@@ -9,7 +9,7 @@ for _name, _settings in SETTINGS.items():
         name:
             f"train_{_name}"
         input:
-            images=results("data", _settings.view),
+            images=results("data", data_key(_name)),
             init=[_settings.init_from] if _settings.init_from else [],
         output:
             **run_files(_name),

@@ -213,6 +213,27 @@ def test_recommended_study_trains_seeds_and_compares_at_equal_images_seen(tmp_pa
     assert "stylegan2@r2.npz" in pools and len(pools) == len(trains)
 
 
+def test_one_gan_per_class_trains_and_scores_on_that_class(tmp_path):
+    config = _config("demo")
+    (tmp_path / "labels.csv").write_text("sha256,label\n")  # the classes come from here when the jobs run
+    for label in ("normal", "abnormal"):
+        config["experiments"][f"wgan_{label}"] = dict(config["experiments"]["wgangp1"], label=label)
+    config["utility"].update(labels="labels.csv", classes=["normal", "abnormal"],
+                             sources={"wgan": ["wgan_normal", "wgan_abnormal"]})  # fmt: skip
+    path = tmp_path / "classes.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = _jobs(result.stdout)
+    assert {out for rule, out in jobs if rule == "class_images"} == {
+        "results/data/classes/LAT/normal", "results/data/classes/LAT/abnormal"}
+    # per-class FID: each class's GAN is scored against the real images of its class
+    assert "results/real/classes/LAT/abnormal/inception-2015-12-05/train.npz" in {o for r, o in jobs if r == "real_stats"}
+    arms = {out.split("/")[3] for rule, out in jobs if rule == "utility_arm"}
+    assert arms == {"real", "augment", "real+wgan_1x", "wgan_only"}  # a source per class: synthetic-only runs
+    assert {out for rule, out in jobs if rule == "utility_pool"} >= {"results/utility/pools/wgan_abnormal@r1.npz"}
+
+
 def test_replicates_add_training_runs_with_their_own_scores(tmp_path):
     study = _config("config")
     study["experiments"]["wgangp1"]["replicates"] = 3

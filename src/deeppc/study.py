@@ -28,6 +28,10 @@ def check_study(config: Mapping, settings: Mapping[str, TrainSettings]) -> None:
         )
     if config["vtt"]["enabled"] and config["data"]["split"]["holdout_fraction"] == 0:
         raise ConfigError("vtt.enabled shows raters held-out real images, but data.split.holdout_fraction is 0")
+    labelled = sorted(name for name, s in settings.items() if s.label)
+    if labelled and not config.get("utility", {}).get("labels"):
+        raise ConfigError(f"experiment '{labelled[0]}': label (train on one class) needs utility.labels, "
+                          "the CSV that gives each image its class")
     if not config["metrics"]["extractors"]:
         raise ConfigError("config key 'metrics.extractors' is empty: name at least one feature extractor")
 

@@ -45,7 +45,8 @@ def test_a_source_of_one_gan_per_class_gets_a_synthetic_only_arm():
 
 @pytest.mark.parametrize("edit,message", [
     (lambda c: c["utility"].update(sources={"x": ["nope"]}), "utility.sources': no experiment named nope"),
-    (lambda c: c["utility"].update(labels="labels.csv"), "utility.labels"),
+    (lambda c: c["utility"].update(labels="labels.csv", classes=["a", "b"]), "vanilla2, wgangp1 are not trained"),
+    (lambda c: c["utility"].update(labels="labels.csv", sources={}), "utility.classes': with utility.labels"),
     (lambda c: c["utility"].update(ratios=[2]), "utility.pool': 1 generated images per real one, but an arm takes 2"),
     (lambda c: c["utility"].update(iteration=300), "utility.iteration': run vanilla2 keeps no checkpoint 300"),
     (lambda c: c["utility"].update(classes=["AP"]), "utility.classes"),
@@ -58,3 +59,26 @@ def test_impossible_plans_name_the_key(edit, message):
 def test_labels_without_sources_plan_real_and_augment_only():
     plan = _plan(lambda c: c["utility"].update(labels="labels.csv", sources={}, classes=["normal", "abnormal"]))
     assert list(plan.arms) == ["real", "augment"] and plan.image_size == 64
+
+
+def test_one_gan_per_class_of_a_labels_csv():
+    def per_class(c):
+        for label in ("normal", "abnormal"):
+            c["experiments"][f"wgan_{label}"] = dict(c["experiments"]["wgangp1"], label=label)
+        c["utility"].update(labels="labels.csv", classes=["normal", "abnormal"],
+                            sources={"wgan": ["wgan_normal", "wgan_abnormal"]})
+
+    plan = _plan(per_class)
+    assert list(plan.arms) == ["real", "augment", "real+wgan_1x", "wgan_only"]
+    assert plan.labels["wgan_abnormal@r1"] == "abnormal" and plan.pool_runs("wgan_only", 0) == ["wgan_normal",
+                                                                                               "wgan_abnormal"]
+
+
+def test_a_label_needs_the_labels_csv():
+    with pytest.raises(ConfigError, match="label \\(train on one class\\) needs utility.labels"):
+        config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+        config["experiments"]["wgangp1"]["label"] = "abnormal"
+        deeppc_config.validate(config)
+        from deeppc.study import check_study
+
+        check_study(config, train_settings(config))

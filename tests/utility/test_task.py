@@ -56,3 +56,22 @@ def test_validation_split_keeps_patients_whole_and_every_class(tmp_path):
     assert all(n > 0 for n in val.counts().values())
     again = validation_split(train, 0.25, seed=3)[1]
     assert np.array_equal(again.groups, val.groups)
+
+
+def test_class_folder_holds_one_class_of_one_view_in_the_data_stage_layout(tmp_path):
+    from deeppc.utility.task import write_class_folder
+
+    root = data_stage(tmp_path / "data", patients=12)
+    manifest = pd.read_csv(root / "manifest.csv").query("status == 'ok'")
+    label = ["abnormal" if int(s[:2]) % 3 == 0 else "normal" for s in manifest.sha256]
+    pd.DataFrame({"sha256": manifest.sha256, "label": label}).to_csv(tmp_path / "labels.csv", index=False)
+    out = tmp_path / "classes" / "AP" / "abnormal"
+    counts = write_class_folder(root, tmp_path / "labels.csv", "AP", "abnormal", out)
+    # patients 0, 3, 6, 9 are abnormal; 0 and 8 ... are held out (p % 4 == 0): 0 holdout, 3, 6, 9 train
+    assert counts == {"train": 3, "holdout": 1}
+    names = sorted(p.name for p in (out / "train").iterdir())
+    expected = sorted(f"img-{f'{p:02d}AP'.ljust(64, '0')[:16]}.png" for p in (3, 6, 9))
+    assert names == expected and [p.name for p in (out / "holdout").iterdir()] == [f"img-{'00AP'.ljust(16, '0')}.png"]
+    with pytest.raises(InputError, match="no training image of view LAT has class 'rare'"):
+        write_class_folder(root, tmp_path / "labels.csv", "LAT", "rare", tmp_path / "rare")
+    assert not (tmp_path / "rare").exists()

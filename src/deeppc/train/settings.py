@@ -66,6 +66,7 @@ class TrainSettings:
     ema_kimg: float = 0.0  # half-life of the generator's weight average in kimg; 0 = no average
     ema_rampup: float | None = None  # early on, half-life <= this fraction of the images seen
     init_from: str | None = None  # start from our generator checkpoint or an official StyleGAN2-ADA pickle
+    label: str | None = None  # train on one class's images only (utility.labels): a GAN per class
     compile: bool = False  # torch.compile the networks of the phases that allow it
 
     def __post_init__(self) -> None:

@@ -51,15 +51,21 @@ def make_plan(
     """The plan of `config['utility']`; `train` maps run names to TrainSettings; ConfigError names the key."""
     section = config["utility"]
     sources = _sources(section, list(config.get("experiments") or {}))
-    if sources and section["labels"]:
-        raise ConfigError("config key 'utility.labels': synthetic arms need GANs trained per class, which the "
-                          "workflow does not train yet; set utility.sources: {} (real and augment arms only)")
-    classes = list(section["classes"] or config["data"]["views"])
     runs = {e: [r for r in train if split_run(r)[0] == e] for es in sources.values() for e in es}
-    labels = {r: train[r].view for rs in runs.values() for r in rs}
+    if section["labels"]:
+        unlabelled = sorted(e for e, rs in runs.items() if not train[rs[0]].label)
+        if unlabelled:
+            raise ConfigError(f"config key 'utility.labels': source experiment(s) {', '.join(unlabelled)} are not "
+                              "trained on one class: give each a label (experiments.NAME.label), or set "
+                              "utility.sources: {} for the real and augment arms only")  # fmt: skip
+        if not section["classes"]:
+            raise ConfigError("config key 'utility.classes': with utility.labels, list the classes (their order)")
+    classes = list(section["classes"] or config["data"]["views"])
+    # a generated image's class: the label its GAN was trained on, else (the view task) its view
+    labels = {r: train[r].label or train[r].view for rs in runs.values() for r in rs}
     stray = sorted({v for v in labels.values() if v not in classes})
     if stray:
-        raise ConfigError(f"config key 'utility.classes': runs trained on view(s) {stray} are not classes {classes}")
+        raise ConfigError(f"config key 'utility.classes': runs generate class(es) {stray}, not classes {classes}")
     sizes = {train[r].image_size for r in labels}
     if len(sizes) > 1:
         raise ConfigError(f"config key 'utility.sources': sources generate different sizes {sorted(sizes)}")
@@ -69,7 +75,7 @@ def make_plan(
     _check_pool(section, settings)
     arms, skipped = {}, {}
     for arm in settings.arms(list(sources)):
-        covered = {train[runs[e][0]].view for e in sources.get(arm.source, [])}
+        covered = {labels[runs[e][0]] for e in sources.get(arm.source, [])}
         if arm.kind == "synthetic_only" and covered != set(classes):
             skipped[arm.name] = f"source {arm.source} generates {sorted(covered)}, not every class of {classes}"
         else:

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from deeppc import files
 from deeppc.data.imageset import load_uint8
 from deeppc.data.split import assign
 from deeppc.validate import InputError, input_file, reading
@@ -138,6 +139,22 @@ def load_task(
         sets[split] = LabelledImages(images, labels, part.group.to_numpy(dtype=object), classes)
         require_every_class(sets[split], f"{split} split of {data_dir}")
     return sets
+
+
+def write_class_folder(data_dir: str | Path, labels_csv: str | Path, view: str, label: str, out: str | Path) -> dict:
+    """Copy the `view` images of class `label` into `out/{train,holdout}` (the data stage's layout): what a GAN
+    trained on one class reads. Returns the image count per split."""
+    rows = manifest_rows(data_dir, labels_csv)
+    rows = rows[(rows.view == view) & (rows.label == label)]
+    counts = {split: int((rows.split == split).sum()) for split in ("train", "holdout")}
+    if counts["train"] == 0:
+        raise InputError(f"no training image of view {view} has class {label!r} in {labels_csv}")
+    with files.atomic_folder(out, replace=True) as build:
+        for split in ("train", "holdout"):
+            (build / split).mkdir()
+            for name in rows.output[rows.split == split]:
+                files.write_bytes(build / split / Path(name).name, (Path(data_dir) / name).read_bytes())
+    return counts
 
 
 def require_every_class(images: LabelledImages, what: str) -> None:
