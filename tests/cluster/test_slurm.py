@@ -96,11 +96,19 @@ def _run_id(log: str) -> str:
 SCORE_2_THREADS = {"threads": 2, "mem_mb": 1500, "runtime": 20, "gpus": 0, "device": "cpu"}
 
 
+# The utility stage, small: real-only and real + 1x the GAN's images, 2 classifier seeds (4 jobs, one group)
+UTILITY = {"enabled": True, "ratios": [1], "pool": 1, "seeds": 2, "augment": False, "network": "small_cnn",
+           "steps": 20, "batch_size": 8, "eval_every": 10, "bootstrap": 100}
+UTILITY_1_THREAD = {"threads": 1, "mem_mb": 1500, "runtime": 10, "gpus": 0, "device": "cpu"}
+
+
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory) -> tuple[Path, str]:
     work = tmp_path_factory.mktemp("slurm-run")
     config = write_config(work / "reduced.yaml",
-                          reduced_config(resources={**REDUCED["resources"], "score": SCORE_2_THREADS}))
+                          reduced_config(resources={**REDUCED["resources"], "score": SCORE_2_THREADS,
+                                                    "utility": UTILITY_1_THREAD},
+                                         utility=UTILITY))  # fmt: skip
     result = snakemake(*_slurm_args(cluster), "--configfile", str(config), cwd=work)
     assert result.returncode == 0, result.stderr[-6000:]
     (work / "snakemake.log").write_text(result.stderr)
@@ -114,10 +122,11 @@ def test_the_study_runs_through_sbatch(slurm_run):
     jobs = _jobs(run_id)
     assert {j["state"] for j in jobs} == {"COMPLETED"} and {j["partition"] for j in jobs} == {PARTITION}
     what = sorted(j["what"] for j in jobs)
-    # every rule job but `all` (local) went through sbatch (13, front page included); the two scoring
-    # jobs as one group job
-    assert len(jobs) == 13 and not any(w.startswith("rule_score_") for w in what)
-    assert what.count("rule_scoring_score") == 1
+    # every rule job but `all` (local) went through sbatch (17, front page included); the two scoring
+    # jobs as one group job, the four classifier jobs of the utility stage as another
+    assert len(jobs) == 17 and not any(w.startswith(("rule_score_", "rule_utility_arm_")) for w in what), what
+    assert what.count("rule_scoring_score") == 1 and what.count("rule_utility_utility_arm") == 1
+    assert (work / "results" / "utility" / "paired.csv").is_file()
     train = next(j for j in jobs if j["what"] == "rule_train_vanilla2")
     assert "--signal=TERM@120" in train["submit"] and " -t 20 " in train["submit"]
     assert "--mem 1500" in train["submit"] and "--cpus-per-task=1" in train["submit"]

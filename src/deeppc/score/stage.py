@@ -82,7 +82,7 @@ def score_checkpoint(
                 batch_size=job.feature_batch,
             )  # fmt: skip
             warnings += [w for w in result.pop("warnings") if w not in warnings]
-            if name == primary:
+            if name == primary and "memorization" in metrics:
                 mem_sets.append({k: v for k, v in result.items() if k.startswith("mem_")})
             row.update(_metric_values(result))
         repeats.append(row)
