@@ -40,9 +40,15 @@ check_study(config, SETTINGS)
 RES = config["resources"]
 
 
+# Training keys added after studies were run: left out of a run's params while unset, so that
+# upgrading deeppc does not make Snakemake retrain every finished run of an existing study.
+LATER_TRAIN_KEYS = ("label",)
+
+
 def experiment_config(run):
     """The config keys that drive one training run (its params: editing another experiment changes nothing here)."""
-    return {"seed": config["seed"], **config["train"], **EXPERIMENTS[split_run(run)[0]]}
+    merged = {"seed": config["seed"], **config["train"], **EXPERIMENTS[split_run(run)[0]]}
+    return {k: v for k, v in merged.items() if not (k in LATER_TRAIN_KEYS and v is None)}
 
 
 def medfid_config():
