@@ -15,7 +15,7 @@ if UTILITY_PLAN is not None:
         params:
             label=lambda wc: UTILITY_PLAN.labels[wc.run],
             pool=UTILITY["pool"],
-            task={k: UTILITY[k] for k in ("labels", "classes")},
+            labels=UTILITY["labels"],
             classes=UTILITY_PLAN.classes,
             seed=config["seed"],
             device=RES["utility"]["device"],

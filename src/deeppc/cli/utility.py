@@ -1,4 +1,4 @@
-"""`deeppc utility`: the utility study in one process, on a data stage folder and folders or pools of generated images."""
+"""`deeppc utility`: the utility study in one process, on a data stage folder and generated images."""
 
 from __future__ import annotations
 
@@ -50,12 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _synthetic(sources: list[tuple[str, str, Path]], size: int | None) -> dict:
-    from deeppc.utility.synthetic import folder_pool, read_pool
+    from deeppc.data.imageset import load_folder
+    from deeppc.utility.synthetic import read_pool
     from deeppc.validate import InputError
 
     found: dict[str, dict] = {}
     for name, label, path in sources:
-        pool_label, images = read_pool(path, size) if path.is_file() else (label, folder_pool(path, size))
+        pool_label, images = read_pool(path, size) if path.is_file() else (label, load_folder(path, size, min_images=1))
         if pool_label != label:
             raise InputError(f"{path} holds images of class {pool_label!r}, not {label!r}")
         found.setdefault(name, {})[label] = images

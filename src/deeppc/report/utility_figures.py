@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from deeppc.report import style
+from deeppc.utility.stage import QUALITY_METRICS
 
 GAINS = {"balanced_accuracy": "balanced accuracy", "auroc": "AUROC"}
 
@@ -71,7 +72,7 @@ def ratios_figure(runs: pd.DataFrame, paired: pd.DataFrame, out: str | os.PathLi
 
 def quality_figure(quality: pd.DataFrame, correlation: pd.DataFrame, out: str | os.PathLike) -> str:
     """Gain in balanced accuracy against each image-quality score, one dot per source and setting, with ρ."""
-    scores = [c for c in ("fid", "medfid", "kid", "precision", "recall") if c in quality.columns and len(quality)]
+    scores = [c for c in QUALITY_METRICS if c in quality.columns and len(quality)]
     ncols = min(3, max(1, len(scores)))
     with style.context():
         fig, axes = style.new_figure(ncols, math.ceil(max(1, len(scores)) / ncols))

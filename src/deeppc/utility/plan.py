@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 from deeppc.config import ConfigError
 from deeppc.run_names import split_run
 from deeppc.utility.arms import Arm
-from deeppc.utility.stage import UtilitySettings
+from deeppc.utility.stage import UtilitySettings, runnable_arms
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,10 @@ def make_plan(
     iterations = {r: _iteration(section, train[r], r, iteration_of) for r in labels}
     settings = UtilitySettings.from_config(section, config["seed"])
     _check_pool(section, settings)
-    arms, skipped = {}, {}
-    for arm in settings.arms(list(sources)):
-        covered = {labels[runs[e][0]] for e in sources.get(arm.source, [])}
-        if arm.kind == "synthetic_only" and covered != set(classes):
-            skipped[arm.name] = f"source {arm.source} generates {sorted(covered)}, not every class of {classes}"
-        else:
-            arms[arm.name] = arm
-    return UtilityPlan(arms, sources, runs, iterations, labels, settings.seeds, classes, size, skipped)
+    covered = {source: {labels[runs[e][0]] for e in experiments} for source, experiments in sources.items()}
+    arms, skipped = runnable_arms(settings, covered, classes)
+    return UtilityPlan({arm.name: arm for arm in arms}, sources, runs, iterations, labels, settings.seeds, classes,
+                       size, skipped)  # fmt: skip
 
 
 def _sources(section: Mapping[str, Any], experiments: list[str]) -> dict[str, list[str]]:

@@ -24,7 +24,7 @@ import json
 import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -150,7 +150,12 @@ def run_study(
     _require_seeds(settings)
     fit_set, val = validation_split(task["train"], settings.validation_fraction, settings.seed)
     test = task["holdout"]
-    arms, skipped = runnable_arms(settings, synthetic, test.classes)
+    covered = {source: set(pools) for source, pools in synthetic.items()}
+    for source, found in covered.items():
+        if found - set(test.classes):
+            raise InputError(f"synthetic source {source}: class(es) {sorted(found - set(test.classes))} are not "
+                             f"classes of the task {list(test.classes)}")  # fmt: skip
+    arms, skipped = runnable_arms(settings, covered, test.classes)
     rows = [run_arm(arm, fit_set, val, test, synthetic.get(arm.source or ""), settings, i)
             for i in range(settings.seeds) for arm in arms]  # fmt: skip
     found = tables(rows, test.classes, settings)
@@ -160,17 +165,15 @@ def run_study(
 
 
 def runnable_arms(
-    settings: UtilitySettings, synthetic: Mapping[str, Mapping[str, np.ndarray]], classes: tuple[str, ...]
+    settings: UtilitySettings, covered: Mapping[str, set[str]], classes: Sequence[str]
 ) -> tuple[list[Arm], dict[str, str]]:
-    """The arms of `settings` for these sources, less synthetic-only arms of sources that miss a class."""
-    for source, pools in synthetic.items():
-        stray = sorted(set(pools) - set(classes))
-        if stray:
-            raise InputError(f"synthetic source {source}: class(es) {stray} are not classes of the task {list(classes)}")
+    """The arms of `settings` for sources covering these classes, less synthetic-only arms of sources that miss
+    a class (those with the reason); `covered` maps each source to the classes it generates."""
     arms, skipped = [], {}
-    for arm in settings.arms(list(synthetic)):
-        if arm.kind == "synthetic_only" and set(synthetic[arm.source]) != set(classes):
-            skipped[arm.name] = f"source {arm.source} generates {sorted(synthetic[arm.source])}, not every class"
+    for arm in settings.arms(list(covered)):
+        if arm.kind == "synthetic_only" and covered[arm.source] != set(classes):
+            skipped[arm.name] = (f"source {arm.source} generates {sorted(covered[arm.source])}, "
+                                 f"not every class of {list(classes)}")
         else:
             arms.append(arm)
     return arms, skipped

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from deeppc import files
-from deeppc.data.imageset import load_folder
 from deeppc.validate import InputError, reading
 
 
@@ -32,7 +31,7 @@ def write_pool(checkpoint: str | Path, n: int, seed: int, label: str, out: str |
 
 
 def read_pool(path: str | Path, size: int | None = None) -> tuple[str, np.ndarray]:
-    """(class label, uint8 images) of a pool file, or of a folder of PNGs named `CLASS=FOLDER` by the caller."""
+    """(class label, uint8 images) of a pool file, checked against the task's image side `size` when given."""
     path = Path(path)
     with reading(path, "synthetic image pool (.npz)", (ValueError, OSError, KeyError, EOFError)):
         with np.load(path, allow_pickle=False) as pool:
@@ -51,11 +50,6 @@ def pools_by_class(paths: list[str | Path], size: int | None = None) -> dict[str
         label, images = read_pool(path, size)
         found.setdefault(label, []).append(images)
     return {label: np.concatenate(parts) for label, parts in found.items()}
-
-
-def folder_pool(folder: str | Path, size: int | None = None) -> np.ndarray:
-    """A folder of generated PNGs (e.g. `deeppc generate`'s output) as a pool."""
-    return load_folder(folder, size, min_images=1)
 
 
 def pool_size(data_dir: str | Path, labels_csv: str | Path | None, classes: list[str] | None, per_real: float) -> int:
