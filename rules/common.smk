@@ -42,7 +42,7 @@ RES = config["resources"]
 
 # Training keys added after studies were run: left out of a run's params while unset, so that
 # upgrading deeppc does not make Snakemake retrain every finished run of an existing study.
-LATER_TRAIN_KEYS = ("label",)
+LATER_TRAIN_KEYS = ("label", "classes", "gpus", "train_fraction")
 
 
 def experiment_config(run):
@@ -59,19 +59,30 @@ def medfid_config():
     return {"seed": config["seed"], "medfid": section, "data": {"image_size": image_size}, "weights": weights}
 
 
-def job_resources(stage):
-    """Scheduler-facing resources of a stage (profiles map gpus/mem/runtime)."""
+def job_resources(stage, gpus=None):
+    """Scheduler-facing resources of a stage (profiles map gpus/mem/runtime); `gpus`: a run's own count."""
     spec = RES[stage]
-    return {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], "gpu": spec["gpus"]}
+    return {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], "gpu": gpus or spec["gpus"]}
 
 
 def data_key(run):
-    """The image set a run trains on and is scored against: its view, or one class of it (`label`)."""
+    """The image set a run is scored against: its view, or one class of it (`label`).
+
+    A class-conditional run (`classes`) is scored against its view, plus each class's images (per_class).
+    """
     s = SETTINGS[run]
     return f"classes/{s.view}/{s.label}" if s.label else s.view
 
 
-CLASS_SETS = sorted({(s.view, s.label) for s in SETTINGS.values() if s.label})
+def train_images(run):
+    """What a run trains on: its image set, or one folder per class for a conditional run."""
+    s = SETTINGS[run]
+    if s.classes:
+        return [results("data", "classes", s.view, c) for c in s.classes]
+    return results("data", data_key(run))
+
+
+CLASS_SETS = sorted({(s.view, c) for s in SETTINGS.values() for c in ([s.label] if s.label else s.classes or [])})
 
 
 def run_files(name):
@@ -142,6 +153,10 @@ def score_input(wc):
         "images": results("data", view),
         "weights": [extractor_weights(name) for name in EXTRACTORS],
     }
+    classes = SETTINGS[wc.experiment].classes
+    if classes:
+        inputs["class_real"] = [real_stats(f"classes/{SETTINGS[wc.experiment].view}/{c}", PRIMARY, "train")
+                                for c in classes]
     if MEMORIZATION:
         inputs["holdout"] = real_stats(view, PRIMARY, "holdout")
         inputs["manifest"] = results("data", "manifest.csv")  # the held-out images' patients

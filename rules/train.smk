@@ -9,8 +9,9 @@ for _name, _settings in SETTINGS.items():
         name:
             f"train_{_name}"
         input:
-            images=results("data", data_key(_name)),
+            images=train_images(_name),
             init=[_settings.init_from] if _settings.init_from else [],
+            manifest=[results("data", "manifest.csv")] if _settings.train_fraction else [],  # whose images
         output:
             **run_files(_name),
         params:
@@ -23,7 +24,7 @@ for _name, _settings in SETTINGS.items():
         benchmark:
             results("benchmarks", "train", f"{_name}.tsv")
         resources:
-            **job_resources("train"),
+            **job_resources("train", _settings.gpus),
         conda:
             ENV
         script:

@@ -13,7 +13,7 @@ if UTILITY_PLAN is not None:
         wildcard_constraints:
             run="|".join(map(re.escape, UTILITY_PLAN.labels)) or "^$",
         params:
-            label=lambda wc: UTILITY_PLAN.labels[wc.run],
+            generates=lambda wc: UTILITY_PLAN.labels[wc.run],
             pool=UTILITY["pool"],
             labels=UTILITY["labels"],
             classes=UTILITY_PLAN.classes,

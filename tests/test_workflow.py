@@ -242,6 +242,35 @@ def test_one_gan_per_class_trains_and_scores_on_that_class(tmp_path):
     assert {out for rule, out in jobs if rule == "utility_pool"} >= {"results/utility/pools/wgan_abnormal@r1.npz"}
 
 
+def test_a_class_conditional_stylegan2_trains_on_every_class_and_is_scored_per_class(tmp_path):
+    config = _config("demo")
+    (tmp_path / "labels.csv").write_text("sha256,label\n")
+    config["experiments"] = {"sg2_cond": dict(config["experiments"]["stylegan2_ada"], classes=["normal", "abnormal"])}
+    config["utility"].update(labels="labels.csv", classes=["normal", "abnormal"], sources={"sg2": "sg2_cond"})
+    config["report"]["loss_figures"] = []
+    config["vtt"]["models"] = ["sg2_cond"]
+    path = tmp_path / "conditional.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = _jobs(result.stdout)
+    assert {out for rule, out in jobs if rule == "class_images"} == {
+        "results/data/classes/LAT/normal", "results/data/classes/LAT/abnormal"}
+    real = {o for r, o in jobs if r == "real_stats"}
+    # scored against the view, and per class against each class's images
+    assert {"results/real/LAT/inception-2015-12-05/train.npz",
+            "results/real/classes/LAT/normal/inception-2015-12-05/train.npz"} <= real
+    # one conditional source covers both classes: synthetic-only arms run, from one pool per training run
+    arms = {out.split("/")[3] for rule, out in jobs if rule == "utility_arm"}
+    assert arms == {"real", "augment", "real+sg2_1x", "sg2_only"}
+    assert {out for rule, out in jobs if rule == "utility_pool"} == {
+        "results/utility/pools/sg2_cond.npz", "results/utility/pools/sg2_cond@r1.npz"}
+    config["experiments"]["sg2_cond"]["classes"] = ["normal", "fracture"]
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode != 0 and "class(es) ['fracture'] are not in utility.classes" in result.stdout + result.stderr
+
+
 def test_replicates_add_training_runs_with_their_own_scores(tmp_path):
     study = _config("config")
     study["experiments"]["wgangp1"]["replicates"] = 3
@@ -282,3 +311,24 @@ def test_editing_one_experiment_reruns_only_what_depends_on_it(demo_run, tmp_pat
     assert scored == {"wgangp1", "wgangp1@r1"}  # both training seeds of the edited experiment
     assert {"stats", "figure_curves"} <= rules  # the stage that reads every score reruns
     assert not rules & {"preprocess", "demo_data", "real_stats", "figure_samples_vanilla"}
+
+
+def test_transfer_preset_plans_the_second_studys_design(tmp_path):
+    """config/transfer.yaml: four models on a nested 25 % of the patients, the baseline on more, best checkpoints."""
+    transfer = _config("transfer")
+    pickle = tmp_path / transfer["experiments"]["pretrained"]["init_from"]
+    pickle.parent.mkdir(parents=True)
+    pickle.write_bytes(b"a stand-in: a dry run only checks that the file is there")
+    jobs = _paper_dry_run(tmp_path, transfer)
+    trains = sorted(rule for rule, _ in jobs if rule.startswith("train_"))
+    assert trains == sorted(f"train_{e}" + ("" if k == 0 else f"@r{k}") for e in transfer["experiments"]
+                            for k in range(3))  # fmt: skip
+    assert "vtt_kit" in {rule for rule, _ in jobs}
+    from deeppc.config import load
+    from deeppc.study import train_settings
+
+    config = load(tmp_path / "study.yaml")
+    settings = train_settings(config)
+    assert settings["pretrained_ada@r2"].init_from.endswith(".pkl") and settings["ada"].init_from is None
+    assert [settings[e].train_fraction for e in ("baseline", "baseline_50", "baseline_100")] == [0.25, 0.5, 1.0]
+    assert config["stats"]["compare_at"] == "best"

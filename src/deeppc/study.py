@@ -28,12 +28,26 @@ def check_study(config: Mapping, settings: Mapping[str, TrainSettings]) -> None:
         )
     if config["vtt"]["enabled"] and config["data"]["split"]["holdout_fraction"] == 0:
         raise ConfigError("vtt.enabled shows raters held-out real images, but data.split.holdout_fraction is 0")
-    labelled = sorted(name for name, s in settings.items() if s.label)
-    if labelled and not config.get("utility", {}).get("labels"):
-        raise ConfigError(f"experiment '{labelled[0]}': label (train on one class) needs utility.labels, "
-                          "the CSV that gives each image its class")
+    _check_classes(config, settings)
     if not config["metrics"]["extractors"]:
         raise ConfigError("config key 'metrics.extractors' is empty: name at least one feature extractor")
+
+
+def _check_classes(config: Mapping, settings: Mapping[str, TrainSettings]) -> None:
+    """`label` and `classes` need utility.labels, and name classes of it."""
+    utility = config.get("utility", {})
+    for name, s in settings.items():
+        named = [s.label] if s.label else list(s.classes or [])
+        if not named:
+            continue
+        what = "label (train on one class)" if s.label else "classes (one class-conditional GAN)"
+        if not utility.get("labels"):
+            raise ConfigError(f"experiment '{name}': {what} needs utility.labels, the CSV that gives each image "
+                              "its class")  # fmt: skip
+        unknown = [c for c in named if utility.get("classes") and c not in utility["classes"]]
+        if unknown:
+            raise ConfigError(f"experiment '{name}': class(es) {unknown} are not in utility.classes "
+                              f"{utility['classes']}")  # fmt: skip
 
 
 def compared_iteration(config: Mapping, settings: TrainSettings) -> int | None:

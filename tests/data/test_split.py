@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from deeppc.data import split
 
 
@@ -33,3 +35,20 @@ def test_uneven_groups_do_not_overshoot_badly():
     groups = ["big"] * 30 + [f"s{i}" for i in range(70)]
     sides = split.assign(groups, 0.1, seed=0)
     assert 8 <= sides.count("holdout") <= 12
+
+
+def test_nested_subsets_keep_whole_patients_and_nest():
+    from deeppc.data.split import nested_subset
+
+    groups = [f"p{i // 3}" for i in range(60)] + [f"q{i}" for i in range(40)]  # 20 patients x 3, 40 singles
+    kept = {f: nested_subset(groups, f, seed=7) for f in (0.1, 0.25, 0.5, 1.0)}
+    for f, keep in kept.items():
+        assert abs(sum(keep) - f * 100) <= 2  # within one patient of the share
+        for g in set(groups):  # a patient is kept whole or not at all
+            assert len({k for k, x in zip(keep, groups) if x == g}) == 1
+    for small, large in ((0.1, 0.25), (0.25, 0.5), (0.5, 1.0)):
+        assert all(b for a, b in zip(kept[small], kept[large]) if a)  # nested
+    assert nested_subset(groups, 0.25, seed=8) != kept[0.25]  # the seed chooses the patients
+    assert sum(nested_subset(groups, 0.001, seed=7)) >= 1
+    with pytest.raises(ValueError, match="fraction"):
+        nested_subset(groups, 0, seed=7)

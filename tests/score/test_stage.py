@@ -67,3 +67,66 @@ def test_a_checkpoint_scored_without_a_holdout_has_no_memorisation_verdict(tmp_p
     record = score_checkpoint(job, tmp_path / "score.json", None)
     assert "memorization" not in record and len(record["repeats"]) == 2
     assert json.loads((tmp_path / "score.json").read_text())["repeats"][1]["fd_pixels"] > 0
+
+
+def test_a_conditional_checkpoint_is_scored_per_class_against_that_class(tmp_path):
+    """per_class: each class's samples against that class's real images (a short CPU run on a planted task);
+    pairing a class's samples with the other class's images instead gives far larger distances."""
+    import numpy as np
+
+    from deeppc import files
+    from deeppc.metrics import extractors
+    from deeppc.metrics.api import score_images
+    from deeppc.metrics.stats_cache import FeatureStats
+    from deeppc.models import generate, load_generator
+    from deeppc.score.real import real_statistics
+    from deeppc.score.stage import score_checkpoint
+    from deeppc.train.loop import run
+    from conditional_task import CLASSES, conditional, planted
+
+    images, labels = planted(48, seed=0)
+    run(conditional(batch_size=8, iterations=120, checkpoint_every=120, seed=3,
+                    loss={"r1_gamma": 0.1, "ada": "adaptive"}), images, tmp_path / "run", "cpu", labels)  # fmt: skip
+    real, real_labels = planted(60, seed=1)
+    stats = {}
+    for k, name in enumerate(CLASSES):
+        for i, image in enumerate(real[real_labels == k][: 20 + 10 * k]):  # 20 left, 30 right: unequal classes
+            files.save_png(tmp_path / "real" / name / f"img-{i}.png", image)
+        stats[name] = real_statistics(tmp_path / "real" / name, "pixels", None, tmp_path / f"{name}.npz", batch_size=8)
+    for i, image in enumerate(real):
+        files.save_png(tmp_path / "real" / "all" / f"img-{i}.png", image)
+    real_statistics(tmp_path / "real" / "all", "pixels", None, tmp_path / "all.npz", batch_size=8)
+    ckpt = tmp_path / "run" / "ckpt" / "120.pt"
+    job = ScoreJob(experiment="cond", iteration=120, checkpoint=ckpt, real={"pixels": tmp_path / "all.npz"},
+                   holdout=None, train_images=tmp_path / "real" / "all", holdout_images=tmp_path / "none",
+                   weights={"pixels": None}, repeats=1, n_images=40, seed=1, options=MetricOptions(pr_k=3),
+                   class_real=(tmp_path / "left.npz", tmp_path / "right.npz"))  # fmt: skip
+    per_class = score_checkpoint(job, tmp_path / "score.json", None)["per_class"]
+    assert list(per_class) == list(CLASSES) and [v["n_real"] for v in per_class.values()] == [20, 30]
+    G, meta = load_generator(ckpt)
+    net = extractors.create("pixels", None, "cpu")
+    for k, name in enumerate(CLASSES):
+        again = generate(G, per_class[name]["n_fake"], per_class[name]["seed"], batch_size=64, label=k)
+        matched = score_images(again, FeatureStats.load(tmp_path / f"{name}.npz"), net, ["fid"], seed=0)
+        assert matched["fd_pixels"] == pytest.approx(per_class[name]["fd_pixels"], rel=1e-9)  # reproducible
+        other = FeatureStats.load(tmp_path / f"{CLASSES[1 - k]}.npz")
+        assert score_images(again, other, net, ["fid"], seed=0)["fd_pixels"] > 3 * matched["fd_pixels"]
+    swapped = ScoreJob(**{**job.__dict__, "class_real": job.class_real[:1]})
+    with pytest.raises(ValueError, match="per-class statistics for 1 classes"):
+        score_checkpoint(swapped, tmp_path / "bad.json", None)
+
+
+def test_unlabelled_samples_of_a_conditional_generator_mix_classes_as_trained():
+    import torch
+
+    from deeppc.models.checkpoint import sample_classes
+
+    assert sample_classes(0, 6, 3).tolist() == [0, 1, 2, 0, 1, 2]
+    classes = sample_classes(0, 4000, 3, [300, 100, 0])
+    counts = torch.bincount(classes, minlength=3).tolist()
+    assert abs(counts[0] - 3000) <= 2 and abs(counts[1] - 1000) <= 2 and counts[2] == 0
+    # any window of consecutive images keeps the proportions (image i's class depends on i alone)
+    window = sample_classes(1234, 400, 3, [300, 100, 0])
+    assert torch.equal(window, classes[1234:1634]) and abs(int((window == 1).sum()) - 100) <= 3
+    with pytest.raises(ValueError, match="class_weights"):
+        sample_classes(0, 4, 2, [0, 0])

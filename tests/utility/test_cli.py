@@ -9,6 +9,7 @@ import pytest
 from deeppc import files
 from deeppc.cli import main
 from deeppc.utility.synthetic import write_pool
+from deeppc.validate import InputError
 
 from planted import data_stage
 
@@ -39,7 +40,7 @@ def test_a_study_from_the_command_line(data, tmp_path, capsys):
     (["--synthetic", "gan=LAT"], "expected NAME=CLASS:PATH"),
     (["--synthetic", "gan=LAT:{root}/nowhere"], "{root}/nowhere not found"),
     (["--synthetic", "gan=PA:{generated}"], "class(es) ['PA'] are not classes of the task"),
-    (["--synthetic", "gan=AP:{pool}"], "{pool} holds images of class 'LAT', not 'AP'"),
+    (["--synthetic", "gan=AP:{pool}"], "{pool} holds images of class(es) ['LAT'], not 'AP'"),
     (["--seeds", "1"], "--seeds"),
     (["--labels", "{root}/no.csv"], "{root}/no.csv"),
 ])  # fmt: skip
@@ -47,7 +48,7 @@ def test_bad_input_is_one_line_and_writes_nothing(data, tmp_path, capsys, args, 
     root, generated = data
     pool = tmp_path / "pool.npz"
     with files.atomic_open(pool, "wb") as fh:
-        np.savez_compressed(fh, images=np.zeros((4, 16, 16), dtype=np.uint8), label="LAT")
+        np.savez_compressed(fh, images=np.zeros((4, 16, 16), dtype=np.uint8), labels=np.array(["LAT"] * 4))
     fill = {"root": str(root), "generated": str(generated), "pool": str(pool)}
     out = tmp_path / "utility"
     argv = ["utility", "--data", str(root), "--out", str(out), "--network", "small_cnn", "--steps", "2",
@@ -70,8 +71,10 @@ def test_pools_round_trip(tmp_path):
     G = build_generator("mlp", 16, latent_dim=8, hidden=[8, 8])
     save_generator(tmp_path / "g.pt", G, family="vanilla", arch="mlp", generator={"hidden": [8, 8]}, iteration=7,
                    image_size=16, latent_dim=8, experiment="g", config_sha256="0" * 64)  # fmt: skip
-    path = write_pool(tmp_path / "g.pt", 5, seed=3, label="LAT", out=tmp_path / "p.npz")
-    label, images = read_pool(path)
+    path = write_pool(tmp_path / "g.pt", 5, seed=3, classes=["LAT"], out=tmp_path / "p.npz")
+    (label, images), = read_pool(path).items()
     assert label == "LAT" and images.shape[0] == 5 and images.dtype == np.uint8
+    with pytest.raises(InputError, match="unconditional generator gives one class"):
+        write_pool(tmp_path / "g.pt", 5, seed=3, classes=["LAT", "AP"], out=tmp_path / "q.npz")
     root = data_stage(tmp_path / "data", patients=8)
     assert pool_size(root, None, ["LAT", "AP"], 1.5) == 18  # 12 training images (6 patients x 2 views) x 1.5

@@ -33,6 +33,7 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
         device=str(select(sm.params.device)),  # checked: auto, cpu, cuda[:N] with a GPU
         batch_size_train=sm.params.progress["batch_size"],
         drop_last=sm.params.progress["drop_last"],
+        class_real=tuple(map(Path, sm.input.get("class_real", []))),  # in the run's class order
     )
     score_checkpoint(job, sm.output.json, sm.output.get("pairs"))
     record(snakemake)  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule utility_pool: one GAN run's generated images at its chosen checkpoint, as the pool its class draws from."""
+"""Rule utility_pool: one GAN run's generated images at its chosen checkpoint, per class it generates."""
 
 from pathlib import Path
 
@@ -13,5 +13,5 @@ with log_to_file(snakemake.log[0]):  # noqa: F821 (snakemake injects it)
     data_dir = Path(sm.input.manifest).parent
     n = pool_size(data_dir, sm.params.labels, sm.params.classes, sm.params.pool)
     seed = derive_seed(sm.params.seed, "utility-pool", sm.wildcards.run) % 2**31
-    write_pool(sm.input.ckpt, n, seed, sm.params.label, sm.output[0], device=str(select(sm.params.device)))
+    write_pool(sm.input.ckpt, n, seed, list(sm.params.generates), sm.output[0], device=str(select(sm.params.device)))
     record(snakemake)  # noqa: F821

@@ -56,10 +56,10 @@ def _synthetic(sources: list[tuple[str, str, Path]], size: int | None) -> dict:
 
     found: dict[str, dict] = {}
     for name, label, path in sources:
-        pool_label, images = read_pool(path, size) if path.is_file() else (label, load_folder(path, size, min_images=1))
-        if pool_label != label:
-            raise InputError(f"{path} holds images of class {pool_label!r}, not {label!r}")
-        found.setdefault(name, {})[label] = images
+        pool = read_pool(path, size) if path.is_file() else {label: load_folder(path, size, min_images=1)}
+        if label not in pool:
+            raise InputError(f"{path} holds images of class(es) {sorted(pool)}, not {label!r}")
+        found.setdefault(name, {})[label] = pool[label]
     return found
 
 

@@ -30,3 +30,26 @@ def assign(group_of: list[str], holdout_fraction: float, seed: int) -> list[str]
         holdout.add(key)
         taken += sizes[key]
     return ["holdout" if key in holdout else "train" for key in group_of]
+
+
+def nested_subset(group_of: list[str], fraction: float, seed: int) -> list[bool]:
+    """Which items a `fraction` of them keeps, whole groups (patients) at a time, nested across fractions.
+
+    Groups are taken in the order of a hash of (seed, key) until the kept
+    items reach round(fraction * n) (at least one group): one order for every
+    fraction, so a smaller subset always lies inside a larger one.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"a subset fraction must be in (0, 1], not {fraction}")
+    sizes: dict[str, int] = defaultdict(int)
+    for key in group_of:
+        sizes[key] += 1
+    target = max(1, round(fraction * len(group_of)))
+    kept: set[str] = set()
+    taken = 0
+    for key in sorted(sizes, key=lambda k: derive_seed(seed, "subset", k)):
+        if taken >= target:
+            break
+        kept.add(key)
+        taken += sizes[key]
+    return [key in kept for key in group_of]

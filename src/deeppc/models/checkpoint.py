@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from deeppc import files
@@ -29,7 +30,8 @@ CHECKPOINT_FORMAT = "deeppc.generator/1"
 
 
 def generator_payload(G: nn.Module, *, family: str, arch: str, generator: Mapping[str, Any], iteration: int,
-                      image_size: int, latent_dim: int, experiment: str, config_sha256: str) -> dict:
+                      image_size: int, latent_dim: int, experiment: str, config_sha256: str,
+                      classes: list[str] | None = None, class_counts: list[int] | None = None) -> dict:
     """The checkpoint dict of the contract, weights on the CPU in standard layout."""
     state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in G.state_dict().items()}
     return {
@@ -43,6 +45,8 @@ def generator_payload(G: nn.Module, *, family: str, arch: str, generator: Mappin
         "latent_dim": latent_dim,
         "experiment": experiment,
         "config_sha256": config_sha256,
+        "classes": classes,  # a class-conditional generator's class names, index order; None: unconditional
+        "class_counts": class_counts,  # its training images per class: the class mix of unlabelled sampling
     }
 
 
@@ -80,7 +84,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
 
 @torch.no_grad()
 def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64,
-             truncation_psi: float | None = None) -> np.ndarray:
+             truncation_psi: float | None = None, label: int | None = None,
+             class_weights: Sequence[float] | None = None) -> np.ndarray:
     """`n` images from `generator` as uint8 (n, H, W), reproducible from `seed`.
 
     Latents are drawn on the CPU from a generator seeded with `seed`, one full
@@ -90,6 +95,9 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64,
     latents. The module's train/eval mode is restored afterwards.
     ``truncation_psi`` < 1 pulls the latents towards the average (generators
     with ``supports_truncation`` only); None leaves the generator's default.
+    A class-conditional generator (``c_dim`` > 0) draws class index `label`,
+    or, when it is None, a mix of classes (``sample_classes``: in turn, or
+    in the proportions `class_weights`); the latents are the same either way.
     """
     if n < 0 or batch_size < 1:
         raise ValueError("generate needs n >= 0 and batch_size >= 1")
@@ -97,6 +105,7 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64,
     if truncation_psi not in (None, 1) and not supports:
         raise ValueError(f"{type(generator).__name__} does not support truncation (truncation_psi must be 1)")
     kwargs = {"truncation_psi": float(truncation_psi)} if truncation_psi is not None and supports else {}
+    c_dim = _check_label(generator, label)
     device = next(generator.parameters()).device
     size = generator.image_size
     rng = torch.Generator().manual_seed(int(seed))
@@ -106,11 +115,54 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64,
     try:
         for start in range(0, math.ceil(n / batch_size) * batch_size, batch_size):
             z = torch.randn(batch_size, generator.latent_dim, generator=rng)
+            if c_dim:
+                classes = sample_classes(start, batch_size, c_dim, class_weights) if label is None else torch.full(
+                    (batch_size,), label)
+                kwargs["c"] = F.one_hot(classes, c_dim).float().to(device)
             images = generator(z.to(device), **kwargs).float()[: n - start, 0]
             out[start : start + images.shape[0]] = unit_to_uint8(images.cpu().numpy())
     finally:
         generator.train(was_training)
     return out
+
+
+GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+def sample_classes(start: int, n: int, c_dim: int, weights: Sequence[float] | None = None) -> torch.Tensor:
+    """Classes of images start..start+n-1 of a conditional generator's unlabelled samples.
+
+    Without weights, the classes in turn (image i is class i mod c_dim). With
+    weights (e.g. the training images per class), image i's class is where
+    frac((i + 1/2) * golden ratio) falls in the cumulative proportions: a
+    low-discrepancy sequence, so any n consecutive images match the
+    proportions to within a few images, and image i's class depends on i alone.
+    """
+    index = torch.arange(start, start + n, dtype=torch.float64)
+    if weights is None:
+        return (index % c_dim).long()
+    w = torch.tensor([float(x) for x in weights], dtype=torch.float64)
+    if w.shape != (c_dim,) or bool((w < 0).any()) or not float(w.sum()) > 0:
+        raise ValueError(f"class_weights must be {c_dim} numbers >= 0, not all 0")
+    edges = torch.cumsum(w / w.sum(), 0)[:-1]
+    return torch.bucketize(torch.frac((index + 0.5) * GOLDEN), edges, right=True)
+
+
+def _check_label(generator: nn.Module, label: int | None) -> int:
+    """The generator's class count (0: unconditional) after checking `label` against it."""
+    c_dim = int(getattr(generator, "c_dim", 0))
+    if label is not None and not (c_dim and 0 <= label < c_dim):
+        raise ValueError(f"class index {label} for a generator with {c_dim} classes"
+                         + ("" if c_dim else " (unconditional: generate without a class)"))
+    return c_dim
+
+
+def class_index(meta: Mapping[str, Any], name: str) -> int:
+    """Index of class `name` in a conditional checkpoint's `classes` (meta from load_generator)."""
+    classes = meta.get("classes") or []
+    if name not in classes:
+        raise InputError(f"generator of {meta.get('experiment', '?')} has no class {name!r} (classes: {classes})")
+    return classes.index(name)
 
 
 def write_samples(checkpoint: str | os.PathLike, n: int, seed: int, out: str | os.PathLike, *,

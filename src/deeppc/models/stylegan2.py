@@ -107,6 +107,11 @@ def bias_act(
     return x
 
 
+def one_hot(labels: torch.Tensor, c_dim: int) -> torch.Tensor:
+    """Class indices (N,) -> float32 one-hot (N, c_dim): the ``c`` of conditional networks."""
+    return F.one_hot(labels.long(), c_dim).float()
+
+
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
@@ -215,31 +220,60 @@ def _conv(x: torch.Tensor, w: torch.Tensor, up: bool, groups: int) -> torch.Tens
 
 
 class MappingNetwork(nn.Module):
-    """z -> w: 2nd-moment normalisation and `num_layers` dense leaky-ReLU layers; tracks mean w."""
+    """(z, c) -> w: 2nd-moment normalisation, `num_layers` dense leaky-ReLU layers; tracks mean w.
 
-    def __init__(self, z_dim: int, w_dim: int, num_ws: int, num_layers: int = 8, lr_multiplier: float = 0.01,
-                 w_avg_beta: float = 0.995) -> None:
+    With ``c_dim`` > 0 the class label (one-hot, (N, c_dim)) is embedded by a
+    dense layer to ``w_dim`` features, normalised like z and concatenated to
+    it (the official conditional design). ``z_dim`` = 0 maps the label alone
+    (the discriminator's projection); ``num_ws=None`` returns w as (N, w_dim)
+    and ``w_avg_beta=None`` tracks no mean.
+    """
+
+    def __init__(self, z_dim: int, w_dim: int, num_ws: int | None, num_layers: int = 8, lr_multiplier: float = 0.01,
+                 w_avg_beta: float | None = 0.995, c_dim: int = 0) -> None:
         super().__init__()
+        if z_dim + c_dim < 1 or c_dim < 0:
+            raise ValueError("stylegan2 mapping needs z_dim + c_dim >= 1 and c_dim >= 0")
         self.z_dim, self.w_dim, self.num_ws, self.num_layers = z_dim, w_dim, num_ws, num_layers
+        self.c_dim = c_dim
         self.w_avg_beta = w_avg_beta
+        embed = w_dim if c_dim else 0
+        if c_dim:
+            self.embed = FullyConnected(c_dim, embed)
         for idx in range(num_layers):
-            setattr(self, f"fc{idx}", FullyConnected(z_dim if idx == 0 else w_dim, w_dim, lrelu=True,
+            setattr(self, f"fc{idx}", FullyConnected(z_dim + embed if idx == 0 else w_dim, w_dim, lrelu=True,
                                                      lr_multiplier=lr_multiplier))
-        self.register_buffer("w_avg", torch.zeros(w_dim))
+        if w_avg_beta is not None:
+            self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                update_w_avg: bool = False) -> torch.Tensor:
+    def forward(self, z: torch.Tensor | None, truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
+                update_w_avg: bool = False, c: torch.Tensor | None = None) -> torch.Tensor:
         """(N, z_dim) -> ws (N, num_ws, w_dim); `update_w_avg` moves the tracked mean (training only)."""
-        x = normalize_2nd_moment(z.to(self.fc0.weight.dtype))
+        x = self._inputs(z, c)
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
-        if update_w_avg:
+        if update_w_avg and self.w_avg_beta is not None:
             self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if self.num_ws is None:
+            return x
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
             ws = torch.cat([self.w_avg.lerp(ws[:, :cutoff], truncation_psi), ws[:, cutoff:]], dim=1)
         return ws
+
+    def _inputs(self, z: torch.Tensor | None, c: torch.Tensor | None) -> torch.Tensor:
+        dtype = self.fc0.weight.dtype
+        parts = [normalize_2nd_moment(z.to(dtype))] if self.z_dim else []
+        if self.c_dim:
+            if c is None or c.shape[1:] != (self.c_dim,):
+                got = None if c is None else tuple(c.shape)
+                raise ValueError(f"this network is conditional on {self.c_dim} classes: pass c (N, {self.c_dim}), "
+                                 f"got {got}")
+            parts.append(normalize_2nd_moment(self.embed(c.to(dtype))))
+        elif c is not None:
+            raise ValueError("this network is unconditional (c_dim = 0): it takes no class labels")
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 class SynthesisLayer(nn.Module):
@@ -407,21 +441,25 @@ class StyleGAN2Generator(nn.Module):
         half_dtype: str = "float16",
         conv_clamp: float | None = 256.0,
         w_avg_beta: float = 0.995,
+        c_dim: int = 0,
     ) -> None:
         super().__init__()
-        if mapping_layers < 1 or half_res < 0:
-            raise ValueError("stylegan2 needs mapping_layers >= 1 and half_res >= 0")
+        if mapping_layers < 1 or half_res < 0 or c_dim < 0:
+            raise ValueError("stylegan2 needs mapping_layers >= 1, half_res >= 0 and c_dim >= 0")
         self.image_size = _check_size(image_size)
         self.latent_dim = int(latent_dim)
+        self.c_dim = int(c_dim)
         self.synthesis = SynthesisNetwork(w_dim, self.image_size, 1, channel_base, channel_max, half_res, half_dtype,
                                           conv_clamp)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(self.latent_dim, w_dim, self.num_ws, mapping_layers, mapping_lr, w_avg_beta)
+        self.mapping = MappingNetwork(self.latent_dim, w_dim, self.num_ws, mapping_layers, mapping_lr, w_avg_beta,
+                                      c_dim=self.c_dim)
 
     def forward(self, z: torch.Tensor, truncation_psi: float | None = None, truncation_cutoff: int | None = None,
-                noise_mode: str = "auto", noise_generator: torch.Generator | None = None) -> torch.Tensor:
+                noise_mode: str = "auto", noise_generator: torch.Generator | None = None,
+                c: torch.Tensor | None = None) -> torch.Tensor:
         psi = self.truncation_psi if truncation_psi is None else truncation_psi
-        ws = self.mapping(z, psi, truncation_cutoff)
+        ws = self.mapping(z, psi, truncation_cutoff, c=c)
         mode = ("random" if self.training else "const") if noise_mode == "auto" else noise_mode
         if mode != "random":
             return self.synthesis(ws, mode)
@@ -475,22 +513,34 @@ class DiscriminatorBlock(nn.Module):
 class DiscriminatorEpilogue(nn.Module):
     """4x4 head: minibatch std, 3x3 conv, dense, dense to one logit (float32)."""
 
-    def __init__(self, channels: int, mbstd_group: int, mbstd_channels: int, conv_clamp: float | None) -> None:
+    def __init__(self, channels: int, mbstd_group: int, mbstd_channels: int, conv_clamp: float | None,
+                 cmap_dim: int = 0) -> None:
         super().__init__()
+        self.cmap_dim = cmap_dim
         self.mbstd = MinibatchStd(mbstd_group, mbstd_channels) if mbstd_channels > 0 else None
         self.conv = Conv2dLayer(channels + mbstd_channels, channels, 3, conv_clamp=conv_clamp)
         self.fc = FullyConnected(channels * 16, channels, lrelu=True)
-        self.out = FullyConnected(channels, 1)
+        self.out = FullyConnected(channels, cmap_dim or 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cmap: torch.Tensor | None = None) -> torch.Tensor:
         x = x.to(self.fc.weight.dtype)
         if self.mbstd is not None:
             x = self.mbstd(x)
-        return self.out(self.fc(self.conv(x).flatten(1)))
+        x = self.out(self.fc(self.conv(x).flatten(1)))
+        if self.cmap_dim:
+            # projection discriminator (Miyato & Koyama 2018): the features' inner product with the class's embedding
+            x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
+        return x
 
 
 class StyleGAN2Discriminator(nn.Module):
-    """image (N, 1, H, W) -> (N, 1): logit (``output="linear"``) or its sigmoid."""
+    """image (N, 1, H, W) -> (N, 1): logit (``output="linear"``) or its sigmoid.
+
+    With ``c_dim`` > 0, ``forward(img, c)`` is conditional on the one-hot
+    class c: a mapping network (``mapping_layers`` deep, no latent) embeds c
+    to ``cmap_dim`` features (default: the 4x4 channel count, as the
+    original), and the logit is the projection of the head's features on it.
+    """
 
     def __init__(
         self,
@@ -503,14 +553,20 @@ class StyleGAN2Discriminator(nn.Module):
         half_dtype: str = "float16",
         conv_clamp: float | None = 256.0,
         output: str = "linear",
+        c_dim: int = 0,
+        cmap_dim: int | None = None,
+        mapping_layers: int = 8,
     ) -> None:
         super().__init__()
         if output not in ("sigmoid", "linear"):
             raise ValueError(f"discriminator output must be 'sigmoid' or 'linear', not {output!r}")
         if mbstd_group < 1 or mbstd_channels < 0 or half_res < 0:
             raise ValueError("stylegan2 needs mbstd_group >= 1, mbstd_channels >= 0 and half_res >= 0")
+        if c_dim < 0 or mapping_layers < 1 or (cmap_dim is not None and cmap_dim < 1):
+            raise ValueError("stylegan2 needs c_dim >= 0, mapping_layers >= 1 and cmap_dim >= 1 (or null)")
         self.image_size = _check_size(image_size)
         self.output = output
+        self.c_dim = int(c_dim)
         channels = channel_counts(self.image_size, channel_base, channel_max)
         half_from = half_precision_from(self.image_size, half_res)
         self.resolutions = sorted((r for r in channels if r > 4), reverse=True)
@@ -519,11 +575,17 @@ class StyleGAN2Discriminator(nn.Module):
                                        channels[res // 2], 1, use_half=half_res > 0 and res >= half_from,
                                        half_dtype=_half_dtype(half_dtype), conv_clamp=conv_clamp)
             setattr(self, f"b{res}", block)
-        self.b4 = DiscriminatorEpilogue(channels[4], mbstd_group, mbstd_channels, conv_clamp)
+        cmap = (cmap_dim or channels[4]) if self.c_dim else 0
+        if self.c_dim:
+            self.mapping = MappingNetwork(0, cmap, None, mapping_layers, w_avg_beta=None, c_dim=self.c_dim)
+        self.b4 = DiscriminatorEpilogue(channels[4], mbstd_group, mbstd_channels, conv_clamp, cmap_dim=cmap)
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if (c is not None) != bool(self.c_dim):
+            wanted = f"conditional on {self.c_dim} classes: pass c" if self.c_dim else "unconditional: it takes no c"
+            raise ValueError(f"this discriminator is {wanted}")
         x = None
         for res in self.resolutions:
             x = getattr(self, f"b{res}")(x, img)
-        logits = self.b4(x)
+        logits = self.b4(x, self.mapping(None, c=c) if self.c_dim else None)
         return torch.sigmoid(logits) if self.output == "sigmoid" else logits

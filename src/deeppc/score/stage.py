@@ -9,7 +9,9 @@ memorisation check use the first extractor listed, which the result records.
 The memorisation check's verdict is per checkpoint: the repeats share one
 calibration set, so their flagged counts are pooled into one Beta-Binomial
 test (`memorization` at the top level of the result; each repeat keeps its
-own numbers).
+own numbers). A class-conditional checkpoint's sample sets mix its classes
+in its training proportions, and its result adds ``per_class``: one Fréchet
+distance per class against that class's real images.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from deeppc import __version__, files
 from deeppc.metrics import api, extractors, memorization
 from deeppc.metrics.stats_cache import FeatureStats
 from deeppc.models import generate, load_generator
+from deeppc.models.checkpoint import class_index
 from deeppc.seeding import derive_seed
 from deeppc.train.sampler import images_seen
 
@@ -55,6 +58,7 @@ class ScoreJob:
     manifest: Path | None = None  # the data stage's manifest: patients of the held-out images
     batch_size_train: int | None = None  # the run's training batch and drop_last: its progress (kimg, epochs)
     drop_last: bool = False
+    class_real: tuple[Path, ...] = ()  # a conditional run's real stats per class, in its checkpoint's class order
 
 
 def score_checkpoint(
@@ -72,7 +76,7 @@ def score_checkpoint(
     repeats, warnings, mem_sets = [], [], []
     for r in range(job.repeats):
         seed = derive_seed(job.seed, "score", job.experiment, job.iteration, r)
-        images = _sample(generator, n, seed, job)
+        images = _sample(generator, n, seed, job, meta.get("class_counts"))
         row: dict[str, Any] = {"repeat": r, "seed": seed}
         for name in names:
             result = api.score_images(
@@ -90,13 +94,40 @@ def score_checkpoint(
     record = _record(job, meta, nets, real, n, repeats, warnings)
     if mem_sets:  # one verdict for the checkpoint: its repeats share the calibration half of the holdout
         record["memorization"] = {**memorization.pooled(mem_sets), "extractor": primary}
+    if job.class_real:
+        record["per_class"] = _per_class(job, generator, meta, nets[primary])
     files.write_json(out_json, record)
     return record
 
 
-def _sample(generator, n: int, seed: int, job: ScoreJob):
+def _sample(generator, n: int, seed: int, job: ScoreJob, class_weights: list[int] | None = None,
+            label: int | None = None) -> np.ndarray:
+    # a conditional generator's unlabelled samples mix its classes as its training images did
     psi = job.truncation_psi if job.truncation_psi != 1.0 else None
-    return generate(generator, n, seed, job.batch_size, truncation_psi=psi)
+    return generate(generator, n, seed, job.batch_size, truncation_psi=psi, label=label, class_weights=class_weights)
+
+
+def _per_class(job: ScoreJob, generator, meta: dict, net) -> dict[str, dict[str, Any]]:
+    """A class-conditional checkpoint's Fréchet distance per class: its samples of the class against its images.
+
+    One sample set per class, as many images as the class's real set, with the
+    first extractor; a user sees which class the generator finds harder.
+    """
+    classes = meta.get("classes") or []
+    if len(classes) != len(job.class_real):
+        raise ValueError(f"{job.checkpoint}: per-class statistics for {len(job.class_real)} classes, "
+                         f"but the generator has classes {classes}")
+    out = {}
+    for name, path in zip(classes, job.class_real):
+        real = FeatureStats.load(path)
+        seed = derive_seed(job.seed, "score", job.experiment, job.iteration, "class", name)
+        images = _sample(generator, real.n, seed, job, label=class_index(meta, name))
+        result = api.score_images(images, real, net, ["fid"], seed=seed, options=job.options,
+                                  batch_size=job.feature_batch)  # fmt: skip
+        out[name] = {net.frechet_key: result[net.frechet_key], "n_real": real.n, "n_fake": real.n, "seed": seed}
+        log.info("%s@%d class %s: %s %.4g", job.experiment, job.iteration, name, net.frechet_key,
+                 result[net.frechet_key])
+    return out
 
 
 def _reference(job: ScoreJob, train: FeatureStats) -> api.MemorizationReference:

@@ -51,6 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from deeppc.train.device import to_device
+from deeppc.train.distributed import SINGLE, Shard
 
 OPS = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac", "brightness", "contrast", "lumaflip")
 MODES = ("none", "fixed", "adaptive")
@@ -88,10 +89,12 @@ class AugmentPipe:
         self.device = torch.device(device)
         self.p = torch.tensor(float(p), device=self.device)
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        n = x.shape[0]
-        draws = to_device(torch.cat([torch.rand(n, len(_U), generator=gen), torch.randn(n, len(_N), generator=gen)],
-                                    dim=1), x.device)
+    def __call__(self, x: torch.Tensor, gen: torch.Generator, shard: Shard = SINGLE) -> torch.Tensor:
+        def block(shape: tuple[int, ...]) -> torch.Tensor:
+            return torch.cat([torch.rand(shape[0], len(_U), generator=gen), torch.randn(shape[0], len(_N), generator=gen)],
+                             dim=1)
+
+        draws = to_device(shard.draw(block, x.shape[0]), x.device)  # the global batch's draws, this rank's rows
         u, g = draws[:, : len(_U)], draws[:, len(_U) :]
         p = self.p.to(x.device)
         x = self._blit(x, u, p)
@@ -272,10 +275,11 @@ class AdaController:
         self.count = 0
         self.images = 0
 
-    def observe(self, real_logits: torch.Tensor) -> None:
-        """Record D's outputs on (augmented) reals of one D main step."""
-        self.sign_sum += real_logits.detach().sign().sum().to(self.sign_sum.device)
-        self.count += real_logits.numel()
+    def observe(self, real_logits: torch.Tensor, shard: Shard = SINGLE) -> None:
+        """Record D's outputs on (augmented) reals of one D main step (of every rank's share)."""
+        signs = shard.all_mean(real_logits.detach().sign().sum()) * shard.world
+        self.sign_sum += signs.to(self.sign_sum.device)
+        self.count += real_logits.numel() * shard.world
 
     def end_iteration(self, iteration: int, batch_size: int) -> dict[str, torch.Tensor]:
         """Count the iteration's images; every `interval` iterations update p. Returns r_t when updated."""

@@ -24,28 +24,33 @@ import torch
 import torch.nn.functional as F
 
 from deeppc.train.device import to_device
+from deeppc.train.distributed import SINGLE, Shard
 
 BLACK = -1.0
 
 
-def _uniform(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return to_device(torch.rand(x.shape[0], 1, 1, 1, generator=gen), x.device).to(x.dtype)
+def _uniform(x: torch.Tensor, gen: torch.Generator, shard: Shard) -> torch.Tensor:
+    return to_device(shard.draw(lambda s: torch.rand(s, generator=gen), x.shape[0], 1, 1, 1), x.device).to(x.dtype)
 
 
-def brightness(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return x + (_uniform(x, gen) - 0.5)
+def _integers(low: int, high: int, n: int, gen: torch.Generator, shard: Shard, device: torch.device) -> torch.Tensor:
+    return to_device(shard.draw(lambda s: torch.randint(low, high, s, generator=gen), n, 1), device)
 
 
-def contrast(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def brightness(x: torch.Tensor, gen: torch.Generator, shard: Shard = SINGLE) -> torch.Tensor:
+    return x + (_uniform(x, gen, shard) - 0.5)
+
+
+def contrast(x: torch.Tensor, gen: torch.Generator, shard: Shard = SINGLE) -> torch.Tensor:
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_uniform(x, gen) + 0.5) + mean
+    return (x - mean) * (_uniform(x, gen, shard) + 0.5) + mean
 
 
-def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+def translation(x: torch.Tensor, gen: torch.Generator, shard: Shard = SINGLE, ratio: float = 0.125) -> torch.Tensor:
     n, c, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    shift_y = to_device(torch.randint(-sy, sy + 1, (n, 1), generator=gen), x.device)
-    shift_x = to_device(torch.randint(-sx, sx + 1, (n, 1), generator=gen), x.device)
+    shift_y = _integers(-sy, sy + 1, n, gen, shard, x.device)
+    shift_x = _integers(-sx, sx + 1, n, gen, shard, x.device)
     padded = F.pad(x, (sx, sx, sy, sy), value=BLACK)
     rows = torch.arange(h, device=x.device)[None, :] + sy - shift_y  # (n, h): source row per output row
     cols = torch.arange(w, device=x.device)[None, :] + sx - shift_x
@@ -54,18 +59,18 @@ def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> 
     return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+def cutout(x: torch.Tensor, gen: torch.Generator, shard: Shard = SINGLE, ratio: float = 0.5) -> torch.Tensor:
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = to_device(torch.randint(0, h, (n, 1), generator=gen), x.device)
-    cx = to_device(torch.randint(0, w, (n, 1), generator=gen), x.device)
+    cy = _integers(0, h, n, gen, shard, x.device)
+    cx = _integers(0, w, n, gen, shard, x.device)
     ys = torch.arange(h, device=x.device)[None, :] - (cy - ch // 2)
     xs = torch.arange(w, device=x.device)[None, :] - (cx - cw // 2)
     inside = ((ys >= 0) & (ys < ch))[:, None, :, None] & ((xs >= 0) & (xs < cw))[:, None, None, :]
     return torch.where(inside, torch.full_like(x, BLACK), x)
 
 
-_OPS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+_OPS: dict[str, Callable[[torch.Tensor, torch.Generator, Shard], torch.Tensor]] = {
     "brightness": brightness,
     "contrast": contrast,
     "translation": translation,
@@ -87,7 +92,7 @@ class DiffAugment:
     def __bool__(self) -> bool:
         return bool(self.policy)
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator, shard: Shard = SINGLE) -> torch.Tensor:
         for name in self.policy:
-            x = _OPS[name](x, gen)
+            x = _OPS[name](x, gen, shard)
         return x

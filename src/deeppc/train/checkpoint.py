@@ -10,16 +10,20 @@ from torch import nn
 
 from deeppc import files
 from deeppc.models import checkpoint, generate
-from deeppc.train.settings import TrainSettings
+from deeppc.train.settings import TrainSettings, network_kwargs
 
 GRID_PAD = 2  # pixels of black between grid cells
 
 
-def save_generator(path: Path, G: nn.Module, settings: TrainSettings, iteration: int, config_sha256: str) -> None:
+def save_generator(path: Path, G: nn.Module, settings: TrainSettings, iteration: int, config_sha256: str,
+                   class_counts: list[int] | None = None) -> None:
     """A training run's generator checkpoint (the format lives in deeppc.models.checkpoint)."""
-    checkpoint.save_generator(path, G, family=settings.family, arch=settings.arch, generator=settings.generator,
-                              iteration=iteration, image_size=settings.image_size, latent_dim=settings.latent_dim,
-                              experiment=settings.experiment, config_sha256=config_sha256)
+    checkpoint.save_generator(path, G, family=settings.family, arch=settings.arch,
+                              generator=network_kwargs(settings, "G"), iteration=iteration,
+                              image_size=settings.image_size, latent_dim=settings.latent_dim,
+                              experiment=settings.experiment, config_sha256=config_sha256,
+                              classes=list(settings.classes) if settings.classes else None,
+                              class_counts=class_counts)
 
 
 def grid(images: np.ndarray, pad: int = GRID_PAD) -> np.ndarray:
@@ -35,6 +39,9 @@ def grid(images: np.ndarray, pad: int = GRID_PAD) -> np.ndarray:
 
 
 def save_samples(path: Path, G: nn.Module, settings: TrainSettings) -> None:
-    """Fixed-noise grid: same seed at every checkpoint, [-1, 1] -> uint8 by the pixel contract."""
+    """Fixed-noise grid: same seed at every checkpoint, [-1, 1] -> uint8 by the pixel contract.
+
+    A conditional generator shows its classes in turn.
+    """
     images = generate(G, settings.sample_count, settings.seeds()["samples"], batch_size=settings.batch_size)
     files.save_png(path, grid(images))

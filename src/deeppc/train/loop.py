@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ from deeppc.train.losses import PhaseContext, build_loss
 from deeppc.train.losslog import Diverged, LossLog
 from deeppc.train.rundir import RunPaths
 from deeppc.train.sampler import EpochSampler, images_seen
-from deeppc.train.settings import TrainSettings
+from deeppc.models.stylegan2 import one_hot
+from deeppc.train.distributed import SINGLE, Shard, drop_folder, run_folder
+from deeppc.train.settings import TrainSettings, network_kwargs
 from deeppc.train.signals import Interrupted, StopRequests
 from deeppc.train.transfer import initialize
 
@@ -55,20 +58,26 @@ SYNC_EVERY = 25  # iterations between transfers of logged losses to the host
 class Trainer:
     """Networks, optimizers, loss, data order and random stream of one run."""
 
-    def __init__(self, settings: TrainSettings, images: np.ndarray, device: torch.device) -> None:
+    def __init__(self, settings: TrainSettings, images: np.ndarray, device: torch.device,
+                 labels: np.ndarray | None = None, shard: Shard = SINGLE) -> None:
         if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1:] != (settings.image_size,) * 2:
             raise ValueError(
                 f"training images must be uint8 (N, {settings.image_size}, {settings.image_size}), "
                 f"got {images.dtype} {images.shape}"
             )
+        _check_labels(settings, images, labels)
+        _check_shard(settings, shard)
         self.settings = settings
+        self.shard = shard
         self.device = device
         seeds = settings.seeds()
         self.memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
         with torch.random.fork_rng(devices=[]):  # initial weights from the init seed, on the CPU
             torch.manual_seed(seeds["init"])
-            G = build_generator(settings.arch, settings.image_size, settings.latent_dim, **settings.generator)
-            D = build_discriminator(settings.family, settings.arch, settings.image_size, **settings.discriminator)
+            G = build_generator(settings.arch, settings.image_size, settings.latent_dim, **network_kwargs(settings, "G"))
+            D = build_discriminator(settings.family, settings.arch, settings.image_size,
+                                    **network_kwargs(settings, "D"))
+        _check_batch_norm(settings, shard, G, D)
         self.G = G.to(device, memory_format=self.memory_format).train()
         self.D = D.to(device, memory_format=self.memory_format).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if settings.ema_kimg > 0 else None
@@ -86,6 +95,8 @@ class Trainer:
         self.noise = torch.Generator().manual_seed(seeds["noise"])
         self.sampler = EpochSampler(len(images), settings.batch_size, seeds["data"], settings.drop_last)
         self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+        # every training image's one-hot class (conditional runs): the real batches' and the pool fakes draw from
+        self.c_all = None if labels is None else one_hot(torch.from_numpy(labels), len(settings.classes)).to(device)
         self.iteration = 0
 
     def _adam(self, net: torch.nn.Module, name: str) -> torch.optim.Adam:
@@ -107,30 +118,55 @@ class Trainer:
 
     def real_batch(self, iteration: int) -> torch.Tensor:
         """Batch of 1-based `iteration` as float (N, 1, H, W) in [-1, 1] (x / 127.5 - 1)."""
-        index = devices.to_device(torch.from_numpy(self.sampler.indices(iteration)), self.device)
+        index = devices.to_device(torch.from_numpy(self._indices(iteration)), self.device)
         batch = self.images.index_select(0, index).unsqueeze(1).float().div_(127.5).sub_(1.0)
         return batch.contiguous(memory_format=self.memory_format)
+
+    def class_counts(self) -> list[int] | None:
+        """Training images per class of a conditional run (None: unconditional)."""
+        return None if self.c_all is None else [int(x) for x in self.c_all.sum(0).round().tolist()]
+
+    def real_classes(self, iteration: int) -> torch.Tensor | None:
+        """One-hot classes of the batch of `iteration` (None for an unconditional run)."""
+        if self.c_all is None:
+            return None
+        index = devices.to_device(torch.from_numpy(self._indices(iteration)), self.device)
+        return self.c_all.index_select(0, index)
+
+    def _indices(self, iteration: int) -> np.ndarray:
+        """This rank's images of the batch of `iteration` (all of it with one process)."""
+        indices = self.sampler.indices(iteration)
+        return indices[self.shard.rank :: self.shard.world] if self.shard.active else indices
 
     def step(self) -> dict[str, torch.Tensor]:
         """One iteration: the D update and any G updates scheduled with it."""
         iteration = self.iteration + 1
         _, position = self.sampler.locate(iteration)
-        ctx = PhaseContext(self.real_batch(iteration), self.noise, self.augment, self.autocast)
+        ctx = PhaseContext(self.real_batch(iteration), self.noise, self.augment, self.autocast,
+                           self.real_classes(iteration), self.c_all, self.shard)
         logged: dict[str, torch.Tensor] = {}
         for phase in self.loss.phases(iteration, position):
             trained, frozen, opt = (self.G, self.D, self.opt_G) if phase[0] == "G" else (self.D, self.G, self.opt_D)
             frozen.requires_grad_(False)  # skips weight gradients the step would discard
             opt.zero_grad(set_to_none=True)
             logged.update(self.loss.run(phase, ctx))
+            self.shard.average_gradients(trained.parameters())
             opt.step()
             frozen.requires_grad_(True)
         if self.G_ema is not None:
             s = self.settings
-            update_ema(self.G_ema, self.G, ema_beta(ctx.batch_size, self.images_seen(iteration - 1), s.ema_kimg,
-                                                    s.ema_rampup))
+            batch = ctx.batch_size * self.shard.world
+            update_ema(self.G_ema, self.G, ema_beta(batch, self.images_seen(iteration - 1), s.ema_kimg, s.ema_rampup))
         logged.update(self.loss.end_iteration(iteration, ctx))
         self.iteration = iteration
-        return logged
+        return self._global(logged)
+
+    def _global(self, logged: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Logged values as means over the ranks' equal shares (one all-reduce); as they are with one process."""
+        if not self.shard.active or not logged:
+            return logged
+        means = self.shard.all_mean(torch.stack([v.detach().float().reshape(()) for v in logged.values()]))
+        return dict(zip(logged, means))
 
     def state_dict(self) -> dict[str, Any]:
         state = {
@@ -163,8 +199,41 @@ class Trainer:
         self.iteration = int(state["iteration"])
 
 
-def data_fingerprint(images: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+def data_fingerprint(images: np.ndarray, labels: np.ndarray | None = None) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    if labels is not None:  # a conditional run's classes are part of its data
+        digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def _check_shard(settings: TrainSettings, shard: Shard) -> None:
+    if not shard.active:
+        return
+    if settings.batch_size % shard.world or not settings.drop_last:
+        raise ValueError(f"experiment '{settings.experiment}': {shard.world} processes need a batch_size divisible "
+                         f"by {shard.world} (it is {settings.batch_size}) and drop_last: true, so every rank "
+                         "gets an equal share of every batch")  # fmt: skip
+
+
+def _check_batch_norm(settings: TrainSettings, shard: Shard, *nets: torch.nn.Module) -> None:
+    # BatchNorm would normalise with each rank's share of the batch, not the batch: another model than one
+    # process trains (SyncBatchNorm would fix it, but runs on GPUs only, where it could not be tested here)
+    if shard.active and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for n in nets for m in n.modules()):
+        raise ValueError(f"experiment '{settings.experiment}': arch {settings.arch} uses batch normalisation, whose "
+                         "statistics would be per process: train it with one process (arch stylegan2 trains on "
+                         "several)")  # fmt: skip
+
+
+def _check_labels(settings: TrainSettings, images: np.ndarray, labels: np.ndarray | None) -> None:
+    if settings.classes is None:
+        if labels is not None:
+            raise ValueError(f"experiment '{settings.experiment}' is unconditional (no classes) but got class labels")
+        return
+    if labels is None or labels.shape != (len(images),):
+        raise ValueError(f"experiment '{settings.experiment}' is conditional on classes {list(settings.classes)}: "
+                         f"it needs one class index per training image")
+    if labels.min() < 0 or labels.max() >= len(settings.classes):
+        raise ValueError(f"class indices must lie in 0..{len(settings.classes) - 1}")
 
 
 def run(
@@ -172,17 +241,29 @@ def run(
     images: np.ndarray,
     out_dir: str | Path,
     device: str | torch.device = "auto",
+    labels: np.ndarray | None = None,
+    shard: Shard = SINGLE,
 ) -> dict[str, Any]:
     """Train (or resume) one experiment into `out_dir`; returns the summary.
 
     Raises Diverged (after writing summary.json with status "diverged") and
     Interrupted (after saving the resume state) for the caller to map to exit codes.
+    With several processes (`shard`, see deeppc.train.distributed) every rank
+    calls this; rank 0 writes `out_dir`.
     """
-    paths = RunPaths(Path(out_dir))
     device = devices.select(device) if isinstance(device, str) else device
     devices.configure(device, settings.deterministic, settings.tf32)
-    trainer = Trainer(settings, images, device)
-    run_info = {"data_sha256": data_fingerprint(images), "config_sha256": settings.sha256(),
+    trainer = Trainer(settings, images, device, labels, shard)
+    folder = run_folder(Path(out_dir), shard)
+    try:
+        return _run(trainer, RunPaths(folder), images, labels)
+    finally:
+        drop_folder(folder, Path(out_dir))
+
+
+def _run(trainer: Trainer, paths: RunPaths, images: np.ndarray, labels: np.ndarray | None) -> dict[str, Any]:
+    settings, device = trainer.settings, trainer.device
+    run_info = {"data_sha256": data_fingerprint(images, labels), "config_sha256": settings.sha256(),
                 "math_sha256": settings.sha256(math_only=True), "device": devices.describe(device),
                 "init_sha256": trainer.init_sha256}
     history, losses_bytes = _resume_or_start(paths, trainer, run_info)
@@ -271,7 +352,9 @@ def _train(paths: RunPaths, trainer: Trainer, losses: LossLog, run_info: dict, h
             at_checkpoint = iteration in checkpoints
             at_state = iteration % s.state_every == 0 and iteration < s.iterations
             at_log = iteration % s.log_every == 0
-            if at_checkpoint or at_state or at_log or stop.requested or losses.pending >= SYNC_EVERY:
+            # a signal reaches the ranks at different iterations: every rank stops where the first saw one
+            requested = stop.requested or (signal.SIGTERM if trainer.shard.any(stop.requested is not None) else None)
+            if at_checkpoint or at_state or at_log or requested or losses.pending >= SYNC_EVERY:
                 last = losses.sync()
                 if at_log:
                     rate = (iteration - (history["resumed_from"] or [0])[-1]) / max(time.monotonic() - started, 1e-9)
@@ -279,10 +362,10 @@ def _train(paths: RunPaths, trainer: Trainer, losses: LossLog, run_info: dict, h
                              " ".join(f"{k}={v:.4g}" for k, v in last.items()), rate)
             if at_checkpoint:
                 _write_checkpoint(paths, trainer, iteration, run_info["config_sha256"])
-            if at_state or stop.requested:
+            if at_state or requested:
                 _save_state(paths, trainer, losses, run_info, history, time.monotonic() - started)
-            if stop.requested:
-                raise Interrupted(stop.requested, iteration)
+            if requested:
+                raise Interrupted(requested, iteration)
     history["wall_time_s"] += time.monotonic() - started
 
 
@@ -294,7 +377,7 @@ def _write_checkpoint(paths: RunPaths, trainer: Trainer, iteration: int, config_
     save_samples(paths.work_of(written[0]), G, s)
     if iteration in s.kept_checkpoints():
         written.append(paths.checkpoint(iteration))
-        save_generator(paths.work_of(written[1]), G, s, iteration, config_sha256)
+        save_generator(paths.work_of(written[1]), G, s, iteration, config_sha256, trainer.class_counts())
     for path in written:
         rundir.publish(paths.work_of(path), path)
 
@@ -332,6 +415,7 @@ def _summary(paths: RunPaths, trainer: Trainer, run_info: dict, history: dict, s
         "resumed_from": history["resumed_from"],
         "device": run_info["device"],
         "threads": torch.get_num_threads(),
+        "processes": trainer.shard.world,
         "deterministic": s.deterministic,
         "amp": s.amp,
         "tf32": s.tf32,

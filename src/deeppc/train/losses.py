@@ -36,10 +36,17 @@ from torch import nn
 
 from deeppc.train.augment import DiffAugment
 from deeppc.train.device import to_device
+from deeppc.train.distributed import SINGLE, Shard
 
 
 class PhaseContext:
-    """Per-iteration inputs of the loss phases: the real batch and the run's random stream."""
+    """Per-iteration inputs of the loss phases: the real batch and the run's random stream.
+
+    A class-conditional run also gives the real batch's one-hot classes
+    (``real_c``) and every training image's (``c_pool``), from which the
+    classes of generated images are drawn (``fake_c``: the training set's
+    class frequencies, as the original draws its generator labels).
+    """
 
     def __init__(
         self,
@@ -47,12 +54,25 @@ class PhaseContext:
         noise: torch.Generator,
         augment: DiffAugment | None = None,
         autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+        real_c: torch.Tensor | None = None,
+        c_pool: torch.Tensor | None = None,
+        shard: Shard = SINGLE,
     ) -> None:
         self.real = real
         self.noise = noise
         self.augment = augment
         self.autocast = autocast
+        self.real_c = real_c
+        self.c_pool = c_pool
+        self.shard = shard  # with several processes: this rank's rows of every per-sample draw
         self.scratch: dict[str, Any] = {}
+
+    def fake_c(self, n: int) -> torch.Tensor | None:
+        """One-hot classes for `n` generated images (None for an unconditional run; draws nothing then)."""
+        if self.c_pool is None:
+            return None
+        index = self.shard.draw(lambda shape: torch.randint(len(self.c_pool), shape, generator=self.noise), n)
+        return self.c_pool.index_select(0, to_device(index, self.c_pool.device))
 
     @property
     def batch_size(self) -> int:
@@ -60,13 +80,14 @@ class PhaseContext:
 
     def randn(self, *shape: int) -> torch.Tensor:
         # drawn on the CPU so that every device sees the same numbers
-        return to_device(torch.randn(shape, generator=self.noise), self.real.device)
+        # per-sample numbers: drawn for the global batch, this rank's rows kept (distributed.Shard)
+        return to_device(self.shard.draw(lambda s: torch.randn(s, generator=self.noise), *shape), self.real.device)
 
     def rand(self, *shape: int) -> torch.Tensor:
-        return to_device(torch.rand(shape, generator=self.noise), self.real.device)
+        return to_device(self.shard.draw(lambda s: torch.rand(s, generator=self.noise), *shape), self.real.device)
 
     def augmented(self, x: torch.Tensor) -> torch.Tensor:
-        return self.augment(x, self.noise) if self.augment else x
+        return self.augment(x, self.noise, self.shard) if self.augment else x
 
 
 class GANLoss:

@@ -31,8 +31,9 @@ from deeppc.train.losses import GANLoss, loss_class, loss_kwargs
 # settings that change what is written but not a single weight: edits to them
 # keep a resume state valid
 # (iterations too: iteration k's update never depends on how many follow)
+# (gpus too: N processes train what one does, up to float rounding; a run resumes onto any number)
 _OUTPUT_ONLY = ("iterations", "keep_checkpoints", "checkpoint_every", "resume_every", "sample_count", "log_every",
-                "view")
+                "view", "gpus")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,10 @@ class TrainSettings:
     ema_rampup: float | None = None  # early on, half-life <= this fraction of the images seen
     init_from: str | None = None  # start from our generator checkpoint or an official StyleGAN2-ADA pickle
     label: str | None = None  # train on one class's images only (utility.labels): a GAN per class
+    classes: tuple[str, ...] | None = None  # one class-conditional GAN over these classes (utility.labels)
     compile: bool = False  # torch.compile the networks of the phases that allow it
+    gpus: int | None = None  # processes (one per GPU) of a torchrun data-parallel run; None = 1
+    train_fraction: float | None = None  # train on this share of the training images, whole patients, nested
 
     def __post_init__(self) -> None:
         _check(self)
@@ -156,6 +160,37 @@ def _check_additions(s: TrainSettings) -> None:
         _fail(s, "init_from", "must be a file path or null")
     if s.compile and loss_class(s.family).compile is GANLoss.compile:
         _fail(s, "compile", f"the {s.family} family does not support it")
+    _check_classes(s)
+    if s.train_fraction is not None and not (isinstance(s.train_fraction, (int, float)) and 0 < s.train_fraction <= 1):
+        _fail(s, "train_fraction", "must be a number in (0, 1] or null")
+    if s.gpus is not None and (not isinstance(s.gpus, int) or isinstance(s.gpus, bool) or s.gpus < 1):
+        _fail(s, "gpus", "must be a positive integer or null")
+    if s.gpus and s.gpus > 1 and (s.batch_size % s.gpus or not s.drop_last):
+        _fail(s, "gpus", f"{s.gpus} processes need batch_size divisible by {s.gpus} and drop_last: true")
+    if s.gpus and s.gpus > 1 and s.arch != "stylegan2":
+        _fail(s, "gpus", f"arch {s.arch} uses batch normalisation, whose statistics would be per process: "
+                         "train it on one GPU")
+
+
+def _check_classes(s: TrainSettings) -> None:
+    if "c_dim" in s.generator or "c_dim" in s.discriminator:
+        _fail(s, "generator/discriminator", "c_dim is set by classes (class-conditional training), not by hand")
+    if s.classes is None:
+        return
+    if len(s.classes) < 2 or len(set(s.classes)) != len(s.classes) or not all(
+            isinstance(c, str) and c for c in s.classes):
+        _fail(s, "classes", "must list two or more distinct class names (from utility.labels)")
+    if s.arch != "stylegan2":
+        _fail(s, "classes", f"class-conditional training needs arch stylegan2, not {s.arch!r}; "
+                            "for the other families train one GAN per class (label)")
+    if s.label is not None:
+        _fail(s, "classes", "a run trains on one class (label) or on several with class labels (classes), not both")
+
+
+def network_kwargs(s: TrainSettings, net: str) -> dict[str, Any]:
+    """The generator's or discriminator's config kwargs, plus c_dim when the run is class-conditional."""
+    kwargs = dict(s.generator if net == "G" else s.discriminator)
+    return {**kwargs, "c_dim": len(s.classes)} if s.classes else kwargs
 
 
 _FIELDS = {f.name for f in dataclasses.fields(TrainSettings)}
@@ -190,6 +225,8 @@ def from_config(config: Mapping[str, Any], experiment: str) -> TrainSettings:
             raise ConfigError(f"config key 'experiments.{name}.{key}' is missing")
     merged["betas"] = tuple(merged["betas"])
     merged["augment"] = tuple(merged.get("augment") or ())
+    if merged.get("classes") is not None:
+        merged["classes"] = tuple(merged["classes"])
     if merged.get("keep_checkpoints", "all") != "all":
         merged["keep_checkpoints"] = tuple(merged["keep_checkpoints"])
     return TrainSettings(experiment=experiment, **merged)

@@ -8,6 +8,10 @@ so the regularisers run on iterations 1, 1 + interval, ...):
   Dmain  softplus(D(A(G(z)))) + softplus(-D(A(x)))                  every iteration
   Dreg   R1: gamma / 2 * ||grad_x D(A(x))||^2, times ``r1_interval`` every ``r1_interval`` (if r1_gamma > 0)
 
+A class-conditional run (``classes``) gives G and D the one-hot class:
+the real batch's own for D(x), classes drawn from the training set's class
+frequencies for G(z) (``PhaseContext.fake_c``), the same in D(G(z)).
+
 A is the ADA pipeline (``deeppc.train.ada``; identity when ``ada: none``),
 then the run's DiffAugment policy if one is configured. Lazy
 regularisation runs a regulariser every k-th iteration with its loss scaled
@@ -49,10 +53,12 @@ from deeppc.train.losses import GANLoss, PhaseContext, register_loss
 log = logging.getLogger(__name__)
 
 
-def r1_penalty(D: nn.Module, real: torch.Tensor, augment: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample ||grad_x D(augment(x))||^2 at the reals x (graph kept), and D's logits."""
+def r1_penalty(D: nn.Module, real: torch.Tensor, augment: Any = None,
+               c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample ||grad_x D(augment(x))||^2 at the reals x (of classes c, if conditional; graph kept), and D's logits."""
     real = real.detach().requires_grad_(True)
-    logits = D(augment(real) if augment is not None else real).float()
+    seen = augment(real) if augment is not None else real
+    logits = (D(seen) if c is None else D(seen, c)).float()
     (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
     return grad.square().sum(dim=[1, 2, 3]), logits
 
@@ -160,65 +166,74 @@ class StyleGAN2Loss(GANLoss):
         return logged
 
     def _g_main(self, ctx: PhaseContext) -> dict[str, torch.Tensor]:
-        img, _ = self.run_G(ctx.randn(ctx.batch_size, self.G.latent_dim), ctx, fast=True)
-        g_loss = F.softplus(-self.run_D(img, ctx, fast=True)).mean()
+        c = ctx.fake_c(ctx.batch_size)
+        img, _ = self.run_G(ctx.randn(ctx.batch_size, self.G.latent_dim), ctx, fast=True, c=c)
+        g_loss = F.softplus(-self.run_D(img, ctx, fast=True, c=c)).mean()
         g_loss.backward()
         return {"g_loss": g_loss.detach()}
 
     def _g_reg(self, ctx: PhaseContext) -> dict[str, torch.Tensor]:
         n = max(ctx.batch_size // self.pl_batch_shrink, 1)
-        img, ws = self.run_G(ctx.randn(n, self.G.latent_dim), ctx)
-        directions = torch.randn(img.shape, generator=self._device_generator(ctx), device=img.device)
+        img, ws = self.run_G(ctx.randn(n, self.G.latent_dim), ctx, c=ctx.fake_c(n))
+        gen = self._device_generator(ctx)
+        directions = ctx.shard.draw(lambda s: torch.randn(s, generator=gen, device=img.device), *img.shape)
         directions = directions / math.sqrt(img.shape[2] * img.shape[3])
         (grad,) = torch.autograd.grad((img * directions).sum(), ws, create_graph=True)
         lengths = grad.square().sum(2).mean(1).sqrt()
-        pl_mean = self.pl_mean.lerp(lengths.mean(), self.pl_decay)
+        pl_mean = self.pl_mean.lerp(_batch_mean(lengths, ctx), self.pl_decay)
         self.pl_mean.copy_(pl_mean.detach())
         penalty = (lengths - pl_mean).square()
         (penalty.mean() * (self.pl_weight * self.pl_interval)).backward()
         return {"pl": penalty.detach().mean()}
 
     def _d_main(self, ctx: PhaseContext) -> dict[str, torch.Tensor]:
+        c = ctx.fake_c(ctx.batch_size)
         with torch.no_grad():
-            fake, _ = self.run_G(ctx.randn(ctx.batch_size, self.G.latent_dim), ctx, fast=True)
-        fake_logits = self.run_D(fake, ctx, fast=True)
-        real_logits = self.run_D(ctx.real, ctx, fast=True)
+            fake, _ = self.run_G(ctx.randn(ctx.batch_size, self.G.latent_dim), ctx, fast=True, c=c)
+        fake_logits = self.run_D(fake, ctx, fast=True, c=c)
+        real_logits = self.run_D(ctx.real, ctx, fast=True, c=ctx.real_c)
         d_loss = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
         d_loss.backward()
         if self.controller is not None:
-            self.controller.observe(real_logits)
+            self.controller.observe(real_logits, ctx.shard)
         return {"d_loss": d_loss.detach(), "d_real": real_logits.detach().mean(),
                 "d_fake": fake_logits.detach().mean()}
 
     def _d_reg(self, ctx: PhaseContext) -> dict[str, torch.Tensor]:
-        penalty, _ = r1_penalty(self.D, ctx.real, lambda x: self.augment(x, ctx))
+        penalty, _ = r1_penalty(self.D, ctx.real, lambda x: self.augment(x, ctx), ctx.real_c)
         (penalty.mean() * (self.r1_gamma / 2 * self.r1_interval)).backward()
         return {"r1": penalty.detach().mean()}
 
     # -- networks --------------------------------------------------------------
 
-    def run_G(self, z: torch.Tensor, ctx: PhaseContext, fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images and their ws for latents z: w-average update, style mixing, random noise."""
+    def run_G(self, z: torch.Tensor, ctx: PhaseContext, fast: bool = False,
+              c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and their ws for latents z (and classes c): w-average update, style mixing, random noise."""
         mapping = self.G.mapping
-        ws = mapping(z, update_w_avg=True)
+        ws = mapping(z, c=c)
+        # the tracked w average, as MappingNetwork(update_w_avg=True) does, over the global batch
+        mapping.w_avg.copy_(ctx.shard.all_mean(ws[:, 0].detach().mean(dim=0)).lerp(mapping.w_avg, mapping.w_avg_beta))
         if self.style_mixing > 0:
             coin, where = torch.rand(2, generator=ctx.noise).tolist()
             z_mix = ctx.randn(*z.shape)
             if coin < self.style_mixing:
                 cutoff = 1 + min(int(where * (ws.shape[1] - 1)), ws.shape[1] - 2)
-                ws = torch.cat([ws[:, :cutoff], mapping(z_mix)[:, cutoff:]], dim=1)
-        noise = self.G.synthesis.draw_noise(z.shape[0], self._device_generator(ctx), z.device)
+                ws = torch.cat([ws[:, :cutoff], mapping(z_mix, c=c)[:, cutoff:]], dim=1)
+        noise = self.G.synthesis.draw_noise(z.shape[0] * ctx.shard.world, self._device_generator(ctx), z.device)
+        noise = [ctx.shard.take(n) for n in noise]
         synthesis = self._synthesis if fast else self.G.synthesis
         return synthesis(ws, noise), ws
 
     def augment(self, x: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
         """What D sees of x: the ADA pipeline, then the run's DiffAugment policy (if any)."""
         if self.pipe is not None:
-            x = self.pipe(x, ctx.noise)
+            x = self.pipe(x, ctx.noise, ctx.shard)
         return ctx.augmented(x)
 
-    def run_D(self, x: torch.Tensor, ctx: PhaseContext, fast: bool = False) -> torch.Tensor:
-        return (self._D if fast else self.D)(self.augment(x, ctx)).float()
+    def run_D(self, x: torch.Tensor, ctx: PhaseContext, fast: bool = False, c: torch.Tensor | None = None) -> torch.Tensor:
+        D = self._D if fast else self.D
+        seen = self.augment(x, ctx)
+        return (D(seen) if c is None else D(seen, c)).float()
 
     @staticmethod
     def _device_generator(ctx: PhaseContext) -> torch.Generator:
@@ -228,7 +243,8 @@ class StyleGAN2Loss(GANLoss):
     # -- per-iteration bookkeeping and state --------------------------------------
 
     def end_iteration(self, iteration: int, ctx: PhaseContext) -> dict[str, torch.Tensor]:
-        logged = self.controller.end_iteration(iteration, ctx.batch_size) if self.controller is not None else {}
+        batch = ctx.batch_size * ctx.shard.world
+        logged = self.controller.end_iteration(iteration, batch) if self.controller is not None else {}
         if self.pipe is not None:
             logged["ada_p"] = self.pipe.p.detach().clone()
         return logged
@@ -247,6 +263,15 @@ class StyleGAN2Loss(GANLoss):
             self.controller.load_state_dict(state["ada"])
         elif self.pipe is not None:
             self.pipe.p.copy_(state["ada"]["p"])
+
+
+def _batch_mean(x: torch.Tensor, ctx: PhaseContext) -> torch.Tensor:
+    """Mean over the global batch, differentiable: every rank's gradient through it reaches the others' samples."""
+    if not ctx.shard.active:
+        return x.mean()
+    from torch.distributed.nn.functional import all_reduce
+
+    return all_reduce(x.sum()) / (x.shape[0] * ctx.shard.world)
 
 
 def _clean_gradients(net: nn.Module) -> None:

@@ -2,9 +2,10 @@
 
 A source is one experiment, or several trained on different classes
 (`utility.sources: {stylegan2: [sg2_lat, sg2_ap]}`: one unconditional GAN per
-class). Each training run (replicate) of an experiment gives one pool of
-images at the chosen checkpoint, labelled with the class the run was trained
-on: its view, for the view task. Classifier seed i takes the pools of
+class), or one class-conditional StyleGAN2 (`classes`). Each training run
+(replicate) of an experiment gives one pool of images at the chosen
+checkpoint, labelled with the class the run was trained on (its view, for
+the view task), or with each class a conditional run generates. Classifier seed i takes the pools of
 replicate i mod R, so with as many GAN replicates as classifier seeds the
 paired tests vary the GAN's training seed too, not only the classifier's.
 Synthetic-only arms need a source that covers every class; for the others
@@ -28,7 +29,7 @@ class UtilityPlan:
     sources: dict[str, list[str]]  # source -> its experiments (one per class it covers)
     runs: dict[str, list[str]]  # experiment -> its training runs
     iterations: dict[str, int]  # run -> the checkpoint its pool is drawn from
-    labels: dict[str, str]  # run -> the class its images are labelled with
+    labels: dict[str, list[str]]  # run -> the classes it generates (one, or a conditional run's several)
     seeds: int
     classes: list[str]
     image_size: int
@@ -53,17 +54,18 @@ def make_plan(
     sources = _sources(section, list(config.get("experiments") or {}))
     runs = {e: [r for r in train if split_run(r)[0] == e] for es in sources.values() for e in es}
     if section["labels"]:
-        unlabelled = sorted(e for e, rs in runs.items() if not train[rs[0]].label)
+        unlabelled = sorted(e for e, rs in runs.items() if not (train[rs[0]].label or train[rs[0]].classes))
         if unlabelled:
             raise ConfigError(f"config key 'utility.labels': source experiment(s) {', '.join(unlabelled)} are not "
-                              "trained on one class: give each a label (experiments.NAME.label), or set "
-                              "utility.sources: {} for the real and augment arms only")  # fmt: skip
+                              "trained on the classes: give each a label (one GAN per class) or classes (one "
+                              "class-conditional StyleGAN2), or set utility.sources: {} for the real and augment "
+                              "arms only")  # fmt: skip
         if not section["classes"]:
             raise ConfigError("config key 'utility.classes': with utility.labels, list the classes (their order)")
     classes = list(section["classes"] or config["data"]["views"])
-    # a generated image's class: the label its GAN was trained on, else (the view task) its view
-    labels = {r: train[r].label or train[r].view for rs in runs.values() for r in rs}
-    stray = sorted({v for v in labels.values() if v not in classes})
+    # a generated image's class: the label its GAN was trained on, a conditional GAN's classes, else its view
+    labels = {r: _generates(train[r]) for rs in runs.values() for r in rs}
+    stray = sorted({v for vs in labels.values() for v in vs if v not in classes})
     if stray:
         raise ConfigError(f"config key 'utility.classes': runs generate class(es) {stray}, not classes {classes}")
     sizes = {train[r].image_size for r in labels}
@@ -73,10 +75,14 @@ def make_plan(
     iterations = {r: _iteration(section, train[r], r, iteration_of) for r in labels}
     settings = UtilitySettings.from_config(section, config["seed"])
     _check_pool(section, settings)
-    covered = {source: {labels[runs[e][0]] for e in experiments} for source, experiments in sources.items()}
+    covered = {source: {v for e in experiments for v in labels[runs[e][0]]} for source, experiments in sources.items()}
     arms, skipped = runnable_arms(settings, covered, classes)
     return UtilityPlan({arm.name: arm for arm in arms}, sources, runs, iterations, labels, settings.seeds, classes,
                        size, skipped)  # fmt: skip
+
+
+def _generates(settings: Any) -> list[str]:
+    return list(settings.classes) if settings.classes else [settings.label or settings.view]
 
 
 def _sources(section: Mapping[str, Any], experiments: list[str]) -> dict[str, list[str]]:
