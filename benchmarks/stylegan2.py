@@ -16,14 +16,21 @@ step gets a ready batch). sec/kimg = seconds per iteration / batch * 1000.
     python benchmarks/stylegan2.py --device cuda                # 256 px: fp32, mixed, + channels-last, + compile
     python benchmarks/stylegan2.py --device cuda --official ~/src/stylegan2-ada-pytorch
 
-``--official PATH`` (CUDA only) imports NVlabs/stylegan2-ada-pytorch from a
-local checkout the user provides (nothing of it is vendored here) and times
-its networks and loss under a plain re-implementation of its training
-loop's phase structure (the harness below, written for this benchmark) on
-the same GPU, batch, resolution and settings (fp16 in the top 4
-resolutions, conv clamp 256, cuDNN benchmark on, TF32 off on both sides).
-Its custom CUDA ops are built by its own code; the report says whether they
-loaded or it fell back to its reference ops.
+``--official PATH`` imports NVlabs/stylegan2-ada-pytorch from a local
+checkout the user provides (nothing of it is vendored here) and times its
+networks and loss under a plain re-implementation of its training loop's
+phase structure (the harness below, written for this benchmark) with the
+same batch, resolution and settings. On CUDA: fp16 in the top 4
+resolutions, conv clamp 256, cuDNN benchmark on, TF32 off on both sides;
+its custom CUDA ops are built by its own code, and the report says whether
+they loaded or it fell back to its reference ops. On the CPU: both sides in
+float32 (its num_fp16_res 0, our half_res 0), its reference ops (its custom
+ops are CUDA-only). The two sides alternate for ``--rounds`` rounds (default
+3 on the CPU, where other load drifts, 1 on CUDA); the medians and their
+ratio (official sec/kimg / deeppc sec/kimg: > 1 means deeppc is faster) are
+printed.
+
+    python benchmarks/stylegan2.py --device cpu --official ../shared/peers/stylegan2-ada-pytorch
 """
 
 from __future__ import annotations
@@ -98,20 +105,26 @@ def time_steps(step: Callable[[], Any], device: torch.device, warmup: int, itera
 
 class OfficialStep:
     def __init__(self, path: Path, size: int, device: torch.device, ada: bool, channels: dict[str, int]) -> None:
+        if not (path / "training" / "networks.py").is_file() or not (path / "torch_utils" / "ops").is_dir():
+            raise SystemExit(f"--official {path}: not a stylegan2-ada-pytorch checkout (no training/networks.py)")
         sys.path.insert(0, str(path))
         import copy
 
         from torch_utils.ops import bias_act, conv2d_gradfix, grid_sample_gradfix, upfirdn2d
         from training import augment, loss, networks
 
+        cuda = device.type == "cuda"
         conv2d_gradfix.enabled = True
         grid_sample_gradfix.enabled = True
-        self.plugins = {"bias_act": bool(bias_act._init()), "upfirdn2d": bool(upfirdn2d._init())}
+        # its custom ops exist for CUDA only; on the CPU its own dispatch takes the reference ops
+        self.plugins = {"bias_act": bool(bias_act._init()), "upfirdn2d": bool(upfirdn2d._init())} if cuda else \
+            {"bias_act": False, "upfirdn2d": False}
+        fp16 = 4 if cuda else 0  # float16 convolutions on a CPU would measure a slow path nobody uses
         self.device, self.batch = device, PAPER["batch_size"]
         common = dict(c_dim=0, img_resolution=size, img_channels=1)
         self.G = networks.Generator(z_dim=512, w_dim=512, **common, mapping_kwargs={"num_layers": 2},
-                                    synthesis_kwargs={**channels, "num_fp16_res": 4, "conv_clamp": 256})
-        self.D = networks.Discriminator(**common, **channels, num_fp16_res=4, conv_clamp=256,
+                                    synthesis_kwargs={**channels, "num_fp16_res": fp16, "conv_clamp": 256})
+        self.D = networks.Discriminator(**common, **channels, num_fp16_res=fp16, conv_clamp=256,
                                         epilogue_kwargs={"mbstd_group_size": 4})
         self.G = self.G.train().requires_grad_(False).to(device)
         self.D = self.D.train().requires_grad_(False).to(device)
@@ -179,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=None, help="timed iterations (multiple of 16)")
     parser.add_argument("--quick", action="store_true", help="fewer iterations, default variant only")
     parser.add_argument("--ada", action="store_true", help="with the adaptive augmentation pipeline")
-    parser.add_argument("--official", type=Path, default=None, help="local stylegan2-ada-pytorch checkout (CUDA)")
+    parser.add_argument("--official", type=Path, default=None, help="local stylegan2-ada-pytorch checkout")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds with --official (3 CPU, 1 CUDA)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads")
     parser.add_argument("--channel-base", type=int, default=None, help="default 16384 on CUDA, 2048 on CPU")
     parser.add_argument("--channel-max", type=int, default=None, help="default 512 on CUDA, 128 on CPU")
@@ -197,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 "channel_max": args.channel_max or (CHANNELS["channel_max"] if cuda else 128)}
     print(f"# {devices.describe(device)}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{size} px, batch {PAPER['batch_size']}, {channels}, {iterations} timed iterations, ada={args.ada}")
+    if args.official is not None:
+        return side_by_side(args, size, device, warmup, iterations, channels)
     variants = [("deeppc", dict(half_res=4, channels_last=False, compile_=False))]
     if cuda and not args.quick:
         variants = [("deeppc fp32", dict(half_res=0, channels_last=False, compile_=False)),
@@ -209,16 +225,35 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row(name, time_steps(trainer.step, device, warmup, iterations), size, device, **channels))
         print(json.dumps(rows[-1]))
         del trainer
-    if args.official is not None:
-        if not cuda:
-            print("# --official needs CUDA (its networks run float16 layers); skipped")
-        else:
-            official = OfficialStep(args.official.expanduser(), size, device, args.ada, channels)
-            rows.append(row("official stylegan2-ada-pytorch", time_steps(official, device, warmup, iterations), size,
-                            device, custom_ops=official.plugins, **channels))
-            print(json.dumps(rows[-1]))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def side_by_side(args: argparse.Namespace, size: int, device: torch.device, warmup: int, iterations: int,
+                 channels: dict[str, int]) -> int:
+    """deeppc and the official code in alternating rounds (each built once); medians and their ratio."""
+    cuda = device.type == "cuda"
+    half_res = 4 if cuda else 0  # the paper's mixed precision on CUDA, float32 on the CPU (as the official side)
+    official = OfficialStep(args.official.expanduser(), size, device, args.ada, channels)
+    trainer = ours(size, device, half_res=half_res, channels_last=False, compile_=False, ada=args.ada,
+                   channels=channels)  # fmt: skip
+    times: dict[str, list[float]] = {"deeppc": [], "official": []}
+    for r in range(args.rounds or (1 if cuda else 3)):
+        for name, step in (("deeppc", trainer.step), ("official", official)):
+            times[name].append(time_steps(step, device, warmup, iterations))
+            print(f"# round {r + 1}: {name} {times[name][-1] / PAPER['batch_size'] * 1000:.2f} sec/kimg", flush=True)
+    median = {k: float(np.median(v)) for k, v in times.items()}
+    rows = [row("deeppc", median["deeppc"], size, device, rounds=times["deeppc"], **channels),
+            row("official stylegan2-ada-pytorch", median["official"], size, device, custom_ops=official.plugins,
+                rounds=times["official"], **channels)]  # fmt: skip
+    for r in rows:
+        print(json.dumps(r))
+    ratio = median["official"] / median["deeppc"]
+    print(f"# ratio official/deeppc sec/kimg: {ratio:.3f} (> 1: deeppc faster), ada={args.ada}, "
+          f"{'mixed precision' if cuda else 'float32'}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "ratio": ratio}, indent=1) + "\n")
     return 0
 
 

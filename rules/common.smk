@@ -1,5 +1,7 @@
 # Paths and input functions shared by all rules.
 
+from pathlib import Path
+
 RESULTS = config["results"]
 ENV = "../workflow/envs/deeppc.yaml"  # relative to the rules/ files that use it
 VIEWS = config["data"]["views"]
@@ -218,7 +220,18 @@ def figure_files():
     figures += [results("figures", f"memorization_{n}.png") for n in EXPERIMENTS if MEMORIZATION]
     if config["vtt"]["enabled"]:
         figures.append(results("vtt"))
+    if config["vtt"]["enabled"] and config["vtt"]["answers"]:
+        figures += [results("vtt_scored"), results("figures", "vtt_fid_fpr.png")]
     return figures
+
+
+def vtt_answer_files():
+    """The raters' filled-in answer sheets (vtt.answers: a folder of CSVs)."""
+    folder = Path(config["vtt"]["answers"])
+    found = sorted(str(p) for p in folder.glob("*.csv"))
+    if not found:
+        raise ValueError(f"config key 'vtt.answers': no answer CSVs in {folder} (fill in kit/sheet/answers_template.csv)")
+    return found
 
 
 # ------------------------------------------------------------------- medfid

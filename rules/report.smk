@@ -93,6 +93,31 @@ if config["vtt"]["enabled"]:
             "../workflow/scripts/vtt_kit.py"
 
 
+    if config["vtt"]["answers"]:
+
+        rule vtt_score:
+            # The raters' answers scored, and FID against their false-positive rate (the seed study's Table 2).
+            input:
+                kit=results("vtt"),
+                best=results("stats", "best_checkpoints.csv"),
+                answers=vtt_answer_files(),
+                scores=[results("scores", m, f"{k}.json") for m in config["vtt"]["models"] for k in score_iterations(m)],
+            output:
+                table=directory(results("vtt_scored")),
+                figure=report(results("figures", "vtt_fid_fpr.png"), category="Visual Turing test",
+                              caption="../workflow/report/vtt.rst"),
+            params:
+                scores={m: {k: results("scores", m, f"{k}.json") for k in score_iterations(m)}
+                        for m in config["vtt"]["models"]},
+                vtt=config["vtt"],
+                metric=STATS_METRICS[0],
+            log:
+                results("logs", "vtt_score.log"),
+            conda:
+                ENV
+            script:
+                "../workflow/scripts/vtt_score.py"
+
 rule front_page:
     # The report's front page (Snakefile: `report:`): the study's answer, from the stages' files.
     input:

@@ -332,3 +332,19 @@ def test_transfer_preset_plans_the_second_studys_design(tmp_path):
     assert settings["pretrained_ada@r2"].init_from.endswith(".pkl") and settings["ada"].init_from is None
     assert [settings[e].train_fraction for e in ("baseline", "baseline_50", "baseline_100")] == [0.25, 0.5, 1.0]
     assert config["stats"]["compare_at"] == "best"
+
+
+def test_raters_answers_are_scored_into_the_report(tmp_path):
+    demo = _config("demo")
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "alice.csv").write_text("image_id,answer,rating\n")
+    demo["vtt"]["answers"] = str(answers)
+    path = tmp_path / "vtt.yaml"
+    path.write_text(yaml.safe_dump(demo))
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("vtt_score", "results/vtt_scored") in _jobs(result.stdout)
+    (answers / "alice.csv").unlink()
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode != 0 and "no answer CSVs in" in result.stdout + result.stderr

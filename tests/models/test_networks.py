@@ -136,7 +136,7 @@ def test_checkpoint_roundtrip(tmp_path):
     H, meta = load_generator(tmp_path / "10.pt")
     assert meta["format"] == "deeppc.generator/1" and meta["iteration"] == 10 and meta["model_kwargs"]["bn_eps"] == 0.5
     assert set(meta) == {"format", "family", "arch", "model_kwargs", "iteration", "image_size", "latent_dim",
-                         "experiment", "config_sha256", "classes", "class_counts"}
+                         "experiment", "config_sha256", "classes", "class_counts", "n_train_images"}
     assert meta["classes"] is None and meta["class_counts"] is None
     assert np.array_equal(generate(G, 9, 1), generate(H, 9, 1))
     torch.save({"gen_state_dict": {}}, tmp_path / "foreign.pt")

@@ -202,3 +202,39 @@ def test_cli_make_and_score(folders, tmp_path, capsys):
     assert main(["vtt", "score", "--key", str(kit / "key.csv"), "--answers", str(answers), "--fid", "generated",
                  "--out", str(tmp_path / "score")]) == 2
     assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_the_workflow_scores_answers_against_the_sampled_checkpoints_fid(tmp_path):
+    """rule vtt_score: each model's FID is its score file's mean at the kit's checkpoint; the figure is drawn."""
+    import json
+
+    from deeppc.report.vtt import kit_iterations
+    from deeppc.report.vtt_score import fid_fpr_figure, kit_fids
+
+    pd.DataFrame({"experiment": ["a", "b", "c", "a"], "metric": ["fid", "fid", "fid", "medfid"],
+                  "best_iteration": [200, 400, 200, 400]}).to_csv(tmp_path / "best.csv", index=False)
+    vtt = {"models": ["a", "b", "c"], "iteration": "best"}
+    iterations = kit_iterations(tmp_path / "best.csv", "fid", vtt)
+    assert iterations == {"a": 200, "b": 400, "c": 200}
+    assert kit_iterations(tmp_path / "best.csv", "fid", {**vtt, "iteration": 400}) == {"a": 400, "b": 400, "c": 400}
+    scores = {}
+    for m, fids in {"a": {200: [4.0, 6.0], 400: [1.0, 1.0]}, "b": {200: [0.0], 400: [7.0, 7.0]},
+                    "c": {200: [12.0], 400: [0.0]}}.items():  # fmt: skip
+        for k, values in fids.items():
+            path = tmp_path / "scores" / m / f"{k}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"repeats": [{"repeat": i, "fid": v} for i, v in enumerate(values)]}))
+            scores.setdefault(m, {})[k] = path
+    assert kit_fids(scores, iterations) == {"a": 5.0, "b": 7.0, "c": 12.0}  # the by-hand case above
+    with pytest.raises(VTTError, match="no score file of a at iteration 600"):
+        kit_fids(scores, {"a": 600})
+    key = _write(tmp_path / "key.csv", [(1, "r1", "real", "", ""), (2, "r2", "real", "", ""),
+                                        (3, "a1", "fake", "a", ""), (4, "a2", "fake", "a", ""),
+                                        (5, "b1", "fake", "b", ""), (6, "b2", "fake", "b", ""),
+                                        (7, "c1", "fake", "c", ""), (8, "c2", "fake", "c", "")], KEY_COLUMNS)
+    rater = _write(tmp_path / "r.csv", [("r1", "real", 4), ("r2", "fake", 2), ("a1", "real", 4), ("a2", "real", 5),
+                                        ("b1", "real", 3), ("b2", "fake", 2), ("c1", "fake", 1), ("c2", "fake", 2)])
+    paths = score_vtt(key, [rater], tmp_path / "out", kit_fids(scores, iterations))
+    fid_fpr_figure(pd.read_csv(paths["fid_fpr"]), pd.read_csv(paths["correlation"]), "fid", tmp_path / "f.png")
+    assert pd.read_csv(paths["correlation"]).loc[0, "pearson_r"] == pytest.approx(-3.5 / math.sqrt(13))
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -100,8 +100,13 @@ def test_a_conditional_checkpoint_is_scored_per_class_against_that_class(tmp_pat
     job = ScoreJob(experiment="cond", iteration=120, checkpoint=ckpt, real={"pixels": tmp_path / "all.npz"},
                    holdout=None, train_images=tmp_path / "real" / "all", holdout_images=tmp_path / "none",
                    weights={"pixels": None}, repeats=1, n_images=40, seed=1, options=MetricOptions(pr_k=3),
-                   class_real=(tmp_path / "left.npz", tmp_path / "right.npz"))  # fmt: skip
-    per_class = score_checkpoint(job, tmp_path / "score.json", None)["per_class"]
+                   class_real=(tmp_path / "left.npz", tmp_path / "right.npz"), batch_size_train=8,
+                   drop_last=True)  # fmt: skip
+    record = score_checkpoint(job, tmp_path / "score.json", None)
+    per_class = record["per_class"]
+    # epochs count the 48 images the run trained on (its checkpoint says), not the 60 it is scored against
+    assert record["n_real"] == 60 and record["progress"]["n_train"] == 48
+    assert record["progress"]["epochs"] == pytest.approx(120 * 8 / 48)
     assert list(per_class) == list(CLASSES) and [v["n_real"] for v in per_class.values()] == [20, 30]
     G, meta = load_generator(ckpt)
     net = extractors.create("pixels", None, "cpu")

@@ -31,7 +31,8 @@ CHECKPOINT_FORMAT = "deeppc.generator/1"
 
 def generator_payload(G: nn.Module, *, family: str, arch: str, generator: Mapping[str, Any], iteration: int,
                       image_size: int, latent_dim: int, experiment: str, config_sha256: str,
-                      classes: list[str] | None = None, class_counts: list[int] | None = None) -> dict:
+                      classes: list[str] | None = None, class_counts: list[int] | None = None,
+                      n_train_images: int | None = None) -> dict:
     """The checkpoint dict of the contract, weights on the CPU in standard layout."""
     state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in G.state_dict().items()}
     return {
@@ -47,6 +48,7 @@ def generator_payload(G: nn.Module, *, family: str, arch: str, generator: Mappin
         "config_sha256": config_sha256,
         "classes": classes,  # a class-conditional generator's class names, index order; None: unconditional
         "class_counts": class_counts,  # its training images per class: the class mix of unlabelled sampling
+        "n_train_images": n_train_images,  # what the run trained on (its epochs), e.g. a train_fraction subset
     }
 
 

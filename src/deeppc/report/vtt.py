@@ -86,15 +86,19 @@ def _parse_fakes(fake: Mapping[str, str | os.PathLike] | str | os.PathLike) -> d
     return {"generated": fake}
 
 
+def kit_iterations(best_csv: Path, metric: str, vtt: Mapping) -> dict[str, int]:
+    """The checkpoint each of vtt.models is sampled at: vtt.iteration, or ('best') the stats stage's best."""
+    best = pd.read_csv(best_csv)
+    best = best[best.metric == metric].set_index("experiment")["best_iteration"]
+    return {m: int(best[m]) if vtt["iteration"] == "best" else int(vtt["iteration"]) for m in vtt["models"]}
+
+
 def study_kit(checkpoints: Mapping[str, Mapping[int, str | os.PathLike]], best_csv: Path, metric: str,
               vtt: Mapping, holdout: Path, out: Path, seed: int, batch_size: int = 64) -> dict[str, str]:  # fmt: skip
     """The study's kit (rule vtt_kit): each of vtt.models sampled at vtt.iteration ('best': the stats stage's
     best checkpoint by `metric`), K images each, against K held-out real images."""
-    best = pd.read_csv(best_csv)
-    best = best[best.metric == metric].set_index("experiment")["best_iteration"]
     fakes = {}
-    for model in vtt["models"]:
-        iteration = int(best[model]) if vtt["iteration"] == "best" else int(vtt["iteration"])
+    for model, iteration in kit_iterations(best_csv, metric, vtt).items():
         ckpt = {int(k): v for k, v in checkpoints[model].items()}.get(iteration)
         if ckpt is None:
             raise InputError(f"config key 'vtt.iteration': {model} has no kept checkpoint at iteration {iteration}")

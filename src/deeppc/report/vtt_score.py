@@ -294,3 +294,46 @@ def _fmt(row: pd.Series) -> str:
         return "no ratings"
     sd = "" if row["sd"] is None or pd.isna(row["sd"]) else f" (±{row['sd']:.2f})"
     return f"{row['mean']:.2f}{sd}"
+
+
+def kit_fids(score_files: Mapping[str, Mapping[int, str | os.PathLike]], iterations: Mapping[str, int],
+             metric: str = "fid") -> dict[str, float]:
+    """Each kit model's `metric` at the checkpoint the kit sampled: the mean over its score file's sample sets."""
+    import json
+
+    fids = {}
+    for model, iteration in iterations.items():
+        path = {int(k): v for k, v in score_files[model].items()}.get(int(iteration))
+        if path is None:
+            raise VTTError(f"no score file of {model} at iteration {iteration}, the kit's checkpoint")
+        values = [r[metric] for r in json.loads(Path(path).read_text())["repeats"] if r.get(metric) is not None]
+        if not values:
+            raise VTTError(f"{path}: no {metric} values")
+        fids[model] = float(np.mean(values))
+    return fids
+
+
+def fid_fpr_figure(fid_fpr: pd.DataFrame, correlation: pd.DataFrame, metric: str, out: str | os.PathLike) -> None:
+    """Each model's FID against its raters' mean FPR (± sd across raters), with the Pearson correlation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from deeppc.files import atomic_open
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    data = fid_fpr.dropna(subset=["fid", "mean_fpr"])
+    ax.errorbar(data["fid"], 100 * data["mean_fpr"], yerr=100 * data["sd_fpr"].fillna(0), fmt="o", capsize=3)
+    for _, r in data.iterrows():
+        ax.annotate(r["model"], (r["fid"], 100 * r["mean_fpr"]), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)  # fmt: skip
+    c = correlation.iloc[0]
+    note = c["note"] or f"Pearson r = {c['pearson_r']:.2f}, p = {c['p']:.3g}, {int(c['n_models'])} models"
+    ax.set(xlabel=f"{metric.upper()} of the sampled checkpoint (lower is better)",
+           ylabel="raters' FPR, % (generated called real)", title=f"Visual Turing test: {note}")
+    ax.title.set_fontsize(9)
+    fig.tight_layout()
+    with atomic_open(out, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    plt.close(fig)

@@ -195,7 +195,8 @@ def _record(job: ScoreJob, meta: dict, nets: dict, real: dict, n: int, repeats: 
         "real_content_sha256": {name: stats.content_hash for name, stats in real.items()},
         "n_real": real[next(iter(real))].n,
         "n_fake": n,
-        "progress": _progress(job, real[next(iter(real))].n),
+        # epochs count the images the run trained on (its checkpoint says; older ones: the real training set)
+        "progress": _progress(job, meta.get("n_train_images") or real[next(iter(real))].n),
         "repeats": repeats,
         "warnings": warnings,
         "comparable_to_published": not job.random_init,

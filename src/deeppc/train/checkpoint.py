@@ -16,14 +16,14 @@ GRID_PAD = 2  # pixels of black between grid cells
 
 
 def save_generator(path: Path, G: nn.Module, settings: TrainSettings, iteration: int, config_sha256: str,
-                   class_counts: list[int] | None = None) -> None:
+                   class_counts: list[int] | None = None, n_train_images: int | None = None) -> None:
     """A training run's generator checkpoint (the format lives in deeppc.models.checkpoint)."""
     checkpoint.save_generator(path, G, family=settings.family, arch=settings.arch,
                               generator=network_kwargs(settings, "G"), iteration=iteration,
                               image_size=settings.image_size, latent_dim=settings.latent_dim,
                               experiment=settings.experiment, config_sha256=config_sha256,
                               classes=list(settings.classes) if settings.classes else None,
-                              class_counts=class_counts)
+                              class_counts=class_counts, n_train_images=n_train_images)
 
 
 def grid(images: np.ndarray, pad: int = GRID_PAD) -> np.ndarray:

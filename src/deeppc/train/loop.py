@@ -377,7 +377,8 @@ def _write_checkpoint(paths: RunPaths, trainer: Trainer, iteration: int, config_
     save_samples(paths.work_of(written[0]), G, s)
     if iteration in s.kept_checkpoints():
         written.append(paths.checkpoint(iteration))
-        save_generator(paths.work_of(written[1]), G, s, iteration, config_sha256, trainer.class_counts())
+        save_generator(paths.work_of(written[1]), G, s, iteration, config_sha256, trainer.class_counts(),
+                       trainer.sampler.n_items)
     for path in written:
         rundir.publish(paths.work_of(path), path)
 
