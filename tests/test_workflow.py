@@ -221,6 +221,18 @@ def test_recommended_study_trains_seeds_and_compares_at_equal_images_seen(tmp_pa
     assert "stylegan2@r2.npz" in pools and len(pools) == len(trains)
 
 
+def _class_dry_run(tmp_path: Path, config: dict, name: str) -> list[tuple[str, str]]:
+    """Dry-run a config whose experiments train on the classes normal/abnormal of LAT; its jobs."""
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = _jobs(result.stdout)
+    assert {out for rule, out in jobs if rule == "class_images"} == {
+        "results/data/classes/LAT/normal", "results/data/classes/LAT/abnormal"}
+    return jobs
+
+
 def test_one_gan_per_class_trains_and_scores_on_that_class(tmp_path):
     config = _config("demo")
     (tmp_path / "labels.csv").write_text("sha256,label\n")  # the classes come from here when the jobs run
@@ -228,13 +240,7 @@ def test_one_gan_per_class_trains_and_scores_on_that_class(tmp_path):
         config["experiments"][f"wgan_{label}"] = dict(config["experiments"]["wgangp1"], label=label)
     config["utility"].update(labels="labels.csv", classes=["normal", "abnormal"],
                              sources={"wgan": ["wgan_normal", "wgan_abnormal"]})  # fmt: skip
-    path = tmp_path / "classes.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    jobs = _jobs(result.stdout)
-    assert {out for rule, out in jobs if rule == "class_images"} == {
-        "results/data/classes/LAT/normal", "results/data/classes/LAT/abnormal"}
+    jobs = _class_dry_run(tmp_path, config, "classes.yaml")
     # per-class FID: each class's GAN is scored against the real images of its class
     assert "results/real/classes/LAT/abnormal/inception-2015-12-05/train.npz" in {o for r, o in jobs if r == "real_stats"}
     arms = {out.split("/")[3] for rule, out in jobs if rule == "utility_arm"}
@@ -249,13 +255,8 @@ def test_a_class_conditional_stylegan2_trains_on_every_class_and_is_scored_per_c
     config["utility"].update(labels="labels.csv", classes=["normal", "abnormal"], sources={"sg2": "sg2_cond"})
     config["report"]["loss_figures"] = []
     config["vtt"]["models"] = ["sg2_cond"]
+    jobs = _class_dry_run(tmp_path, config, "conditional.yaml")
     path = tmp_path / "conditional.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    jobs = _jobs(result.stdout)
-    assert {out for rule, out in jobs if rule == "class_images"} == {
-        "results/data/classes/LAT/normal", "results/data/classes/LAT/abnormal"}
     real = {o for r, o in jobs if r == "real_stats"}
     # scored against the view, and per class against each class's images
     assert {"results/real/LAT/inception-2015-12-05/train.npz",

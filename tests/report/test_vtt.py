@@ -142,13 +142,19 @@ def test_scoring_by_hand(hand_worked, tmp_path):
     assert "real 3.88 (±0.99)" in md
 
 
-def test_fid_correlation_by_hand(tmp_path):
+def three_models(tmp_path: Path) -> tuple[Path, Path]:
+    """A key of 2 real images and 2 of each of models a, b, c; one rater who takes a's for real, half of b's."""
     key = _write(tmp_path / "key.csv", [(1, "r1", "real", "", ""), (2, "r2", "real", "", ""),
                                         (3, "a1", "fake", "a", ""), (4, "a2", "fake", "a", ""),
                                         (5, "b1", "fake", "b", ""), (6, "b2", "fake", "b", ""),
                                         (7, "c1", "fake", "c", ""), (8, "c2", "fake", "c", "")], KEY_COLUMNS)
     rater = _write(tmp_path / "r.csv", [("r1", "real", 4), ("r2", "fake", 2), ("a1", "real", 4), ("a2", "real", 5),
                                         ("b1", "real", 3), ("b2", "fake", 2), ("c1", "fake", 1), ("c2", "fake", 2)])
+    return key, rater
+
+
+def test_fid_correlation_by_hand(tmp_path):
+    key, rater = three_models(tmp_path)
     paths = score_vtt(key, [rater], tmp_path / "out", fid={"a": 5.0, "b": 7.0, "c": 12.0})
     per = pd.read_csv(paths["per_rater"]).set_index("model")
     assert per.loc[["a", "b", "c"], "fpr"].tolist() == [1.0, 0.5, 0.0]
@@ -228,12 +234,7 @@ def test_the_workflow_scores_answers_against_the_sampled_checkpoints_fid(tmp_pat
     assert kit_fids(scores, iterations) == {"a": 5.0, "b": 7.0, "c": 12.0}  # the by-hand case above
     with pytest.raises(VTTError, match="no score file of a at iteration 600"):
         kit_fids(scores, {"a": 600})
-    key = _write(tmp_path / "key.csv", [(1, "r1", "real", "", ""), (2, "r2", "real", "", ""),
-                                        (3, "a1", "fake", "a", ""), (4, "a2", "fake", "a", ""),
-                                        (5, "b1", "fake", "b", ""), (6, "b2", "fake", "b", ""),
-                                        (7, "c1", "fake", "c", ""), (8, "c2", "fake", "c", "")], KEY_COLUMNS)
-    rater = _write(tmp_path / "r.csv", [("r1", "real", 4), ("r2", "fake", 2), ("a1", "real", 4), ("a2", "real", 5),
-                                        ("b1", "real", 3), ("b2", "fake", 2), ("c1", "fake", 1), ("c2", "fake", 2)])
+    key, rater = three_models(tmp_path)
     paths = score_vtt(key, [rater], tmp_path / "out", kit_fids(scores, iterations))
     fid_fpr_figure(pd.read_csv(paths["fid_fpr"]), pd.read_csv(paths["correlation"]), "fid", tmp_path / "f.png")
     assert pd.read_csv(paths["correlation"]).loc[0, "pearson_r"] == pytest.approx(-3.5 / math.sqrt(13))
