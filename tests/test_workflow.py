@@ -349,3 +349,20 @@ def test_raters_answers_are_scored_into_the_report(tmp_path):
     (answers / "alice.csv").unlink()
     result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
     assert result.returncode != 0 and "no answer CSVs in" in result.stdout + result.stderr
+
+
+def test_a_run_on_several_gpus_asks_the_scheduler_for_them(tmp_path):
+    study = _config("config")
+    study["experiments"]["stylegan2"]["gpus"] = 4
+    for folder in ("elbow-dicom", "MURA-v1.1", "LERA"):
+        (tmp_path / "data" / folder).mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    result = snakemake("-n", "--configfile", str(path), "--printshellcmds", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    blocks = {m[0]: m[1] for m in re.findall(r"^rule (train_\S+):\n((?:    .*\n)+)", result.stdout, re.M)}
+    assert "gpu=4" in blocks["train_stylegan2@r2"] and "gpu=1" in blocks["train_stylegan2_ada"]
+    study["experiments"]["wgangp1"]["gpus"] = 2
+    path.write_text(yaml.safe_dump(study))
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode != 0 and "batch normalisation" in result.stdout + result.stderr

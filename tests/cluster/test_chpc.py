@@ -38,6 +38,14 @@ def test_a_gpu_training_job_goes_to_gpu_1_with_its_walltime(settings, tmp_path):
     assert req.term_after_s == 12 * 3600 - 120 and not req.capped
 
 
+def test_a_run_on_several_gpus_goes_to_gpu_n(settings, tmp_path):
+    """`gpus: 4` on an experiment: its train job asks gpu=4 (rules/train.smk), PBS gets ngpus=4 on gpu_4."""
+    req = pbs.plan(_props("train_stylegan2", 4, gpu=4, mem_mb=32000, runtime=720), settings, tmp_path)
+    assert req.directives()[2:4] == ["-q gpu_4", "-l select=1:ncpus=40:ngpus=4:mem=32000mb"]
+    with pytest.raises(pbs.SubmitError, match="no GPU queue for 5 GPUs"):
+        pbs.plan(_props("train_stylegan2", 4, gpu=5, mem_mb=32000, runtime=720), settings, tmp_path)
+
+
 def test_a_cpu_job_goes_to_serial_or_smp(settings, tmp_path):
     req = pbs.plan(_props("preprocess", 16, gpu=0, mem_mb=8000, runtime=240), settings, tmp_path)
     assert req.directives()[2:5] == ["-q serial", "-l select=1:ncpus=16:mem=8000mb", "-l walltime=04:00:00"]

@@ -165,11 +165,11 @@ def _check_additions(s: TrainSettings) -> None:
         _fail(s, "train_fraction", "must be a number in (0, 1] or null")
     if s.gpus is not None and (not isinstance(s.gpus, int) or isinstance(s.gpus, bool) or s.gpus < 1):
         _fail(s, "gpus", "must be a positive integer or null")
-    if s.gpus and s.gpus > 1 and (s.batch_size % s.gpus or not s.drop_last):
-        _fail(s, "gpus", f"{s.gpus} processes need batch_size divisible by {s.gpus} and drop_last: true")
     if s.gpus and s.gpus > 1 and s.arch != "stylegan2":
         _fail(s, "gpus", f"arch {s.arch} uses batch normalisation, whose statistics would be per process: "
                          "train it on one GPU")
+    if s.gpus and s.gpus > 1 and (s.batch_size % s.gpus or not s.drop_last):
+        _fail(s, "gpus", f"{s.gpus} processes need batch_size divisible by {s.gpus} and drop_last: true")
 
 
 def _check_classes(s: TrainSettings) -> None:
