@@ -75,7 +75,9 @@ def ours(size: int, device: torch.device, half_res: int, channels_last: bool, co
     settings = TrainSettings(
         experiment="bench", family="stylegan2", arch="stylegan2", image_size=size, iterations=10**6,
         generator={**net, "w_dim": 512, "mapping_layers": 2}, discriminator=net, drop_last=True,
-        loss={"r1_gamma": r1_gamma(size, PAPER["batch_size"]), "ada": "adaptive" if ada else "none"},
+        # ADA from p = 0.5, as the official side's pipeline is set: every op does real work on both sides
+        loss={"r1_gamma": r1_gamma(size, PAPER["batch_size"]), "ada": "adaptive" if ada else "none",
+              "ada_p": 0.5 if ada else 0.0},
         ema_kimg=PAPER["batch_size"] * 10 / 32, ema_rampup=0.05, channels_last=channels_last, compile=compile_,
         deterministic=False, **PAPER)
     devices.configure(device, deterministic=False, tf32=False)
