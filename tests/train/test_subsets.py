@@ -37,5 +37,5 @@ def test_a_fraction_keeps_whole_patients_from_the_manifest(tmp_path):
     with pytest.raises(ValueError, match="needs the data stage's manifest"):
         training_images(settings(0.4), folder)
     pd.DataFrame(rows[5:]).to_csv(tmp_path / "short.csv", index=False)
-    with pytest.raises(ValueError, match="does not list training image"):
+    with pytest.raises(ValueError, match="no manifest row for training image"):
         training_images(settings(0.4), folder, tmp_path / "short.csv")

@@ -10,6 +10,10 @@ patient across the split.
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
 
 from deeppc.seeding import derive_seed
 
@@ -53,3 +57,26 @@ def nested_subset(group_of: list[str], fraction: float, seed: int) -> list[bool]
         kept.add(key)
         taken += sizes[key]
     return [key in kept for key in group_of]
+
+
+def image_groups(manifest: str | Path, images: Sequence[Path], what: str = "image") -> np.ndarray:
+    """The split's group of each image (patient, else study, else the file), found by file name in the manifest.
+
+    Raises ValueError naming the manifest and the first images it has no row for (`what`: their kind).
+    """
+    import pandas as pd
+
+    from deeppc.validate import input_file, reading
+
+    path = input_file(manifest, "data stage manifest (data/manifest.csv)")
+    with reading(path, "data stage manifest (output, patient_key, sha256 columns)",
+                 (pd.errors.ParserError, pd.errors.EmptyDataError, KeyError)):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        study = table["study_key"] if "study_key" in table else ""  # older manifests have no study column
+        key = table["patient_key"].where(table["patient_key"] != "", study)
+        key = key.where(key != "", table["sha256"])
+        by_name = dict(zip(table["output"].map(lambda p: Path(p).name), key))
+    missing = [p.name for p in images if p.name not in by_name]
+    if missing:
+        raise ValueError(f"{path}: no manifest row for {what}(s) {', '.join(missing[:3])}")
+    return np.asarray([by_name[p.name] for p in images])

@@ -18,12 +18,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from deeppc import files
 from deeppc.data.imageset import unit_to_uint8
 from deeppc.models.registry import generator_kwargs, get_arch
+from deeppc.models.stylegan2 import one_hot
 from deeppc.validate import InputError, load_torch, reading
 
 CHECKPOINT_FORMAT = "deeppc.generator/1"
@@ -120,7 +120,7 @@ def generate(generator: nn.Module, n: int, seed: int, batch_size: int = 64,
             if c_dim:
                 classes = sample_classes(start, batch_size, c_dim, class_weights) if label is None else torch.full(
                     (batch_size,), label)
-                kwargs["c"] = F.one_hot(classes, c_dim).float().to(device)
+                kwargs["c"] = one_hot(classes, c_dim).to(device)
             images = generator(z.to(device), **kwargs).float()[: n - start, 0]
             out[start : start + images.shape[0]] = unit_to_uint8(images.cpu().numpy())
     finally:

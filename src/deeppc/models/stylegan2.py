@@ -252,8 +252,8 @@ class MappingNetwork(nn.Module):
         x = self._inputs(z, c)
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
-        if update_w_avg and self.w_avg_beta is not None:
-            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if update_w_avg:
+            self.track_w_avg(x.detach().mean(dim=0))
         if self.num_ws is None:
             return x
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
@@ -261,6 +261,11 @@ class MappingNetwork(nn.Module):
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
             ws = torch.cat([self.w_avg.lerp(ws[:, :cutoff], truncation_psi), ws[:, cutoff:]], dim=1)
         return ws
+
+    def track_w_avg(self, batch_mean: torch.Tensor) -> None:
+        """Move the tracked mean of w towards a batch's mean w (a data-parallel run passes the global batch's)."""
+        if self.w_avg_beta is not None:
+            self.w_avg.copy_(batch_mean.lerp(self.w_avg, self.w_avg_beta))
 
     def _inputs(self, z: torch.Tensor | None, c: torch.Tensor | None) -> torch.Tensor:
         dtype = self.fc0.weight.dtype

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 
 from deeppc import __version__, files
+from deeppc.data.split import image_groups
 from deeppc.metrics import api, extractors, memorization
 from deeppc.metrics.stats_cache import FeatureStats
 from deeppc.models import generate, load_generator
@@ -149,14 +149,7 @@ def holdout_groups(manifest: Path, images: list[Path]) -> np.ndarray:
     on one side of its reference/calibration split (the split's own key:
     patient, else study, else the file).
     """
-    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-    key = table["patient_key"].where(table["patient_key"] != "", table["study_key"])
-    key = key.where(key != "", table["sha256"])
-    by_name = dict(zip(table["output"].map(lambda p: Path(p).name), key))
-    missing = [p.name for p in images if p.name not in by_name]
-    if missing:
-        raise ValueError(f"{manifest}: no manifest row for held-out image(s) {', '.join(missing[:3])}")
-    return np.asarray([by_name[p.name] for p in images])
+    return image_groups(manifest, images, "held-out image")
 
 
 _BOOKKEEPING = {"extractor", "extractor_identity_sha256", "n_real", "n_fake", "seed", "n_train", "n_holdout"}

@@ -34,6 +34,7 @@ from tqdm import tqdm
 import deeppc
 from deeppc import files
 from deeppc.models import build_discriminator, build_generator
+from deeppc.models.stylegan2 import one_hot
 from deeppc.train import device as devices
 from deeppc.train import rundir
 from deeppc.train import state as resume_state
@@ -44,7 +45,6 @@ from deeppc.train.losses import PhaseContext, build_loss
 from deeppc.train.losslog import Diverged, LossLog
 from deeppc.train.rundir import RunPaths
 from deeppc.train.sampler import EpochSampler, images_seen
-from deeppc.models.stylegan2 import one_hot
 from deeppc.train.distributed import SINGLE, Shard, drop_folder, run_folder
 from deeppc.train.settings import TrainSettings, network_kwargs
 from deeppc.train.signals import Interrupted, StopRequests

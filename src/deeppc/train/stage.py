@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from deeppc.data.imageset import list_images, load_uint8, require_images
-from deeppc.data.split import nested_subset
-from deeppc.validate import InputError, input_file, reading
+from deeppc.data.split import image_groups, nested_subset
 from deeppc.train import distributed
 from deeppc.train.device import select
 from deeppc.train.loop import run
@@ -65,10 +64,7 @@ def _launch(settings: TrainSettings, data: Path | Mapping[str, Path], out: Path,
             threads: int | None, manifest: Path | None) -> int:
     from deeppc.train.launch import launch
 
-    if settings.classes:
-        folders = [Path(data[c]) if isinstance(data, Mapping) else Path(data) / c for c in settings.classes]
-    else:
-        folders = [Path(data)]  # type: ignore[arg-type]
+    folders = list(_folders(settings, data).values())
     params = {k: v for k, v in settings.to_dict().items() if k != "experiment"}
     log.info("launching %s on %d processes (torchrun)", settings.experiment, settings.gpus)
     return launch(params, settings.experiment, folders, Path(out), device, threads, int(settings.gpus or 1), manifest)
@@ -78,15 +74,22 @@ def training_images(settings: TrainSettings, data: Path | Mapping[str, Path],
                     manifest: Path | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """uint8 images (N, H, W) and, for a conditional run, their class indices in `settings.classes` order."""
     keep = _subset(settings, manifest)
+    parts = [_load(folder, settings.image_size, keep) for folder in _folders(settings, data).values()]
     if not settings.classes:
-        return _load(Path(data), settings.image_size, keep), None
+        return parts[0], None
+    labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(parts)])
+    return np.concatenate(parts), labels
+
+
+def _folders(settings: TrainSettings, data: Path | Mapping[str, Path]) -> dict[str | None, Path]:
+    """The image folder of each class in `settings.classes` order (a conditional run), else {None: data}."""
+    if not settings.classes:
+        return {None: Path(data)}  # type: ignore[arg-type]
     folders = data if isinstance(data, Mapping) else {c: Path(data) / c for c in settings.classes}
     missing = [c for c in settings.classes if c not in folders]
     if missing:
         raise ValueError(f"no image folder for class(es) {', '.join(missing)}")
-    parts = [_load(Path(folders[c]), settings.image_size, keep) for c in settings.classes]
-    labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(parts)])
-    return np.concatenate(parts), labels
+    return {c: Path(folders[c]) for c in settings.classes}
 
 
 def _load(folder: Path, size: int, keep: Callable[[list[Path]], list[Path]] | None = None) -> np.ndarray:
@@ -107,26 +110,10 @@ def _subset(settings: TrainSettings, manifest: Path | None) -> Callable[[list[Pa
         return None
     if manifest is None:
         raise ValueError(f"experiment '{settings.experiment}': train_fraction needs the data stage's manifest.csv")
-    rows = _manifest(manifest)
-    group_by_name = {Path(o).name: p or s for o, p, s in zip(rows.output, rows.patient_key, rows.sha256) if o}
-
     def keep(paths: list[Path]) -> list[Path]:
-        unknown = [p.name for p in paths if p.name not in group_by_name]
-        if unknown:
-            raise ValueError(f"{manifest} does not list training image {unknown[0]}")
-        kept = nested_subset([group_by_name[p.name] for p in paths], float(settings.train_fraction), settings.seed)
+        groups = image_groups(manifest, paths, "training image").tolist()  # the data stage split's patients
+        kept = nested_subset(groups, float(settings.train_fraction), settings.seed)
         return [p for p, k in zip(paths, kept) if k]
 
     return keep
 
-
-def _manifest(path: Path) -> "pd.DataFrame":
-    import pandas as pd
-
-    path = input_file(path, "data stage manifest (data/manifest.csv)")
-    with reading(path, "the data stage's manifest.csv", (pd.errors.ParserError, pd.errors.EmptyDataError)):
-        rows = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = {"output", "patient_key", "sha256"} - set(rows.columns)
-    if missing:
-        raise InputError(f"{path} lacks column(s) {', '.join(sorted(missing))}: not a data stage manifest")
-    return rows

@@ -57,8 +57,7 @@ def r1_penalty(D: nn.Module, real: torch.Tensor, augment: Any = None,
                c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample ||grad_x D(augment(x))||^2 at the reals x (of classes c, if conditional; graph kept), and D's logits."""
     real = real.detach().requires_grad_(True)
-    seen = augment(real) if augment is not None else real
-    logits = (D(seen) if c is None else D(seen, c)).float()
+    logits = D(augment(real) if augment is not None else real, c).float()
     (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
     return grad.square().sum(dim=[1, 2, 3]), logits
 
@@ -211,8 +210,7 @@ class StyleGAN2Loss(GANLoss):
         """Images and their ws for latents z (and classes c): w-average update, style mixing, random noise."""
         mapping = self.G.mapping
         ws = mapping(z, c=c)
-        # the tracked w average, as MappingNetwork(update_w_avg=True) does, over the global batch
-        mapping.w_avg.copy_(ctx.shard.all_mean(ws[:, 0].detach().mean(dim=0)).lerp(mapping.w_avg, mapping.w_avg_beta))
+        mapping.track_w_avg(ctx.shard.all_mean(ws[:, 0].detach().mean(dim=0)))  # over the global batch
         if self.style_mixing > 0:
             coin, where = torch.rand(2, generator=ctx.noise).tolist()
             z_mix = ctx.randn(*z.shape)
@@ -231,9 +229,7 @@ class StyleGAN2Loss(GANLoss):
         return ctx.augmented(x)
 
     def run_D(self, x: torch.Tensor, ctx: PhaseContext, fast: bool = False, c: torch.Tensor | None = None) -> torch.Tensor:
-        D = self._D if fast else self.D
-        seen = self.augment(x, ctx)
-        return (D(seen) if c is None else D(seen, c)).float()
+        return (self._D if fast else self.D)(self.augment(x, ctx), c).float()
 
     @staticmethod
     def _device_generator(ctx: PhaseContext) -> torch.Generator:
