@@ -75,6 +75,48 @@ def test_fused_and_separate_modulated_convolutions_agree():
         assert torch.allclose(a, b, atol=1e-5)
 
 
+def _composed_bias_act(x, bias, lrelu, gain, clamp):
+    # the original's reference bias_act, written out of place with PyTorch's own ops
+    x = x + bias.reshape(1, -1, 1, 1)
+    x = F.leaky_relu(x, sg.LRELU_SLOPE) if lrelu else x
+    return (x * gain).clamp(-clamp, clamp) if clamp is not None else x * gain
+
+
+@pytest.mark.parametrize("lrelu, gain, clamp", [(True, math.sqrt(2), None), (True, math.sqrt(2), 0.6),
+                                                (False, 1.0, 0.6), (True, 0.5, 256.0)])
+def test_in_place_bias_act_matches_the_composed_ops_to_second_order(lrelu, gain, clamp):
+    torch.manual_seed(3)
+    x = torch.randn(3, 4, 5, 5, dtype=torch.float64, requires_grad=True)  # |x| > clamp for a third of x at 0.6
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    mix = torch.randn(3, 4, 5, 5, dtype=torch.float64)
+
+    def ours(x, bias):
+        return sg.bias_act_(x * mix, bias, lrelu, gain, clamp)  # x * mix: a fresh buffer, as a layer's output
+
+    assert torch.autograd.gradcheck(ours, (x, bias))
+    assert torch.autograd.gradgradcheck(ours, (x, bias))  # R1 and the path-length penalty differentiate it twice
+    # first order (the in-place backward) and second order (an R1-like penalty) against the composed ops
+    results = []
+    for f in (ours, lambda x, b: _composed_bias_act(x * mix, b, lrelu, gain, clamp)):
+        y = f(x, bias)
+        gx, gb = torch.autograd.grad(y.square().sum(), (x, bias), create_graph=True)
+        hx, hb = torch.autograd.grad(gx.square().sum() + gb.sum(), (x, bias))
+        first = torch.autograd.grad(f(x, bias).sin().sum(), (x, bias))
+        results.append([y, gx, gb, hx, hb, *first])
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_in_place_bias_act_refuses_a_buffer_another_op_still_needs():
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    saved = x.exp()  # exp saves its output for its backward
+    y = sg.bias_act_(saved, torch.zeros(3), lrelu=True, gain=math.sqrt(2))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    with pytest.raises(ValueError, match="gain must be positive"):
+        sg.bias_act_(torch.randn(2, 3), None, lrelu=True, gain=-1.0)
+
+
 def test_resampling_filters_match_their_definition():
     # upsampling = insert zeros, pad (2, 1), convolve with the gain-4 [1,3,3,1] filter (the original's upfirdn2d)
     x = torch.randn(2, 3, 5, 5)
