@@ -111,10 +111,13 @@ class OfficialStep:
             raise SystemExit(f"--official {path}: not a stylegan2-ada-pytorch checkout (no training/networks.py)")
         sys.path.insert(0, str(path))
         import copy
+        import warnings
 
         from torch_utils.ops import bias_act, conv2d_gradfix, grid_sample_gradfix, upfirdn2d
         from training import augment, loss, networks
 
+        # its grid_sample_gradfix warns on every call on a PyTorch it does not know, then uses the plain op
+        warnings.filterwarnings("ignore", message="grid_sample_gradfix not supported")
         cuda = device.type == "cuda"
         conv2d_gradfix.enabled = True
         grid_sample_gradfix.enabled = True
