@@ -12,6 +12,21 @@ import pytest
 from deeppc import config as deeppc_config
 
 REPO = Path(__file__).resolve().parents[1]
+OFFICIAL = REPO.parent / "shared" / "peers" / "stylegan2-ada-pytorch"  # where the workplace keeps it
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--official", type=Path, default=OFFICIAL,
+                     help="NVlabs/stylegan2-ada-pytorch checkout for the peer tests (pytest -m peer)")
+
+
+@pytest.fixture(scope="session")
+def official_checkout(request) -> Path:
+    """The official StyleGAN2-ADA code; a peer test without it fails, naming the option, rather than skip."""
+    path = request.config.getoption("--official").expanduser().resolve()
+    if not (path / "training" / "networks.py").is_file():
+        pytest.fail(f"peer test: no stylegan2-ada-pytorch checkout at {path}; pass --official PATH", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")
